@@ -1,0 +1,106 @@
+"""The Backend contract: what every interactive VOS method plugged into ivosw-bench implements.
+
+A backend segments one *sample* (a video plus its objects) over several interaction rounds:
+
+    backend.reset(sequence, frames, n_objects)     # once per sample (a sequence + scribble set)
+    pred = backend.interact(scribbles, annotated_frame)   # once per round
+    pred.labels   # [T, H, W] int: 0 background, 1..K objects
+    pred.probs    # [K+1, T, H, W] float32 per-object probabilities (may be computed lazily)
+
+``scribbles`` is davisinteractive's scribble dict of the round *only* (``{"scribbles": [[stroke...]
+per frame], "sequence": ...}``, points normalised to [0, 1], strokes carrying ``object_id``; 0 is
+background). Backends keep their own memory across the rounds of one sample (earlier scribbles,
+earlier masks) and drop it on ``reset``.
+
+Backends are found through the entry-point group ``ivosw_bench.backends`` (see
+:func:`ivosw_bench.registry.load_backend`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+
+class BackendError(RuntimeError):
+    """A backend could not run or returned something that breaks the contract (one-line message)."""
+
+
+class BackendUnavailable(BackendError):
+    """A backend cannot run on this machine; the message names the one thing missing."""
+
+
+@dataclass
+class Prediction:
+    """A backend's answer for a whole video after one round.
+
+    ``probs`` may be given as an array or as a zero-argument callable returning the array, so that
+    backends whose probabilities are expensive at 480p x 100 frames only build them when asked.
+    """
+
+    labels: np.ndarray
+    _probs: np.ndarray | Callable[[], np.ndarray] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def probs(self) -> np.ndarray:
+        if self._probs is None:
+            raise BackendError("this backend gave no per-object probabilities")
+        if callable(self._probs):
+            self._probs = self._probs()
+        return self._probs
+
+    @property
+    def has_probs(self) -> bool:
+        return self._probs is not None
+
+
+def validate_prediction(pred: Prediction, n_frames: int, height: int, width: int, n_objects: int,
+                        backend_name: str = "backend") -> Prediction:
+    """Check a backend's output against the contract where it enters the harness.
+
+    Raises :class:`BackendError` with one line naming the backend and the problem (wrong shape,
+    out-of-range labels, NaN probabilities).
+    """
+    labels = np.asarray(pred.labels)
+    if labels.shape != (n_frames, height, width):
+        raise BackendError(f"backend '{backend_name}' returned labels of shape {labels.shape}, "
+                           f"expected {(n_frames, height, width)}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        if np.isnan(labels).any():
+            raise BackendError(f"backend '{backend_name}' returned NaN labels")
+        labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() > n_objects):
+        raise BackendError(f"backend '{backend_name}' returned labels in [{labels.min()}, {labels.max()}], "
+                           f"expected [0, {n_objects}]")
+    pred.labels = labels
+    if pred.has_probs and not callable(pred._probs):
+        probs = np.asarray(pred._probs)
+        if probs.shape != (n_objects + 1, n_frames, height, width):
+            raise BackendError(f"backend '{backend_name}' returned probs of shape {probs.shape}, "
+                               f"expected {(n_objects + 1, n_frames, height, width)}")
+        if not np.isfinite(probs).all():
+            raise BackendError(f"backend '{backend_name}' returned NaN/inf probabilities")
+    return pred
+
+
+class Backend:
+    """Base class of all backends. Subclasses set ``name`` and implement ``reset`` and ``interact``."""
+
+    name: ClassVar[str] = "base"
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def availability(cls) -> str | None:
+        """``None`` when the backend can run here, else the one thing that is missing (one line)."""
+        return None
+
+    def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def interact(self, scribbles: dict, annotated_frame: int) -> Prediction:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources (GPU memory, processes). Default: nothing."""
