@@ -12,6 +12,7 @@ class RandomStrategy(Strategy):
     """Uniformly random frame; repeats allowed (the paper's version). Seeded per sample."""
 
     name = "random"
+    stochastic = True
     description = "uniform random frame, repeats allowed (seeded)"
 
     def reset(self, sample: SampleInfo) -> None:

@@ -1,0 +1,375 @@
+"""A classical (no learned weights) interactive VOS backend: GrabCut on scribbled frames + flow propagation.
+
+Method, all at a reduced working resolution (``work_scale``):
+
+1. Every scribble ever given on a frame is kept. A scribbled ("annotated") frame is segmented per
+   object with OpenCV GrabCut: the object's strokes are sure foreground, background strokes and the
+   other objects' strokes are sure background, the previous prediction on that frame is the
+   probable-foreground prior (round 1: the strokes' bounding box, enlarged). On later rounds only
+   the changes connected to the new strokes are kept, so a correction repairs its own region and
+   leaves the rest of the (already accepted) mask alone; a background stroke always shrinks the mask.
+2. Dense DIS optical flow (forward and backward, consecutive frames) is computed once per sample.
+3. From each annotated frame the soft label maps are warped frame by frame with the flow. Every step
+   is re-weighted by a per-label colour model (Lab histograms of the annotated frames), slightly
+   blurred (lets boundaries move) and renormalised; pixels whose forward/backward flow disagree
+   (occlusions) lean more on colour.
+4. Between two annotated frames the forward run of the earlier and the backward run of the later one
+   are mixed linearly by temporal distance; outside the annotated span the nearest annotation rules.
+   Each run stops at the neighbouring annotation, so a round costs about 2T propagation steps.
+5. Soft maps are upsampled (bilinear) to full resolution; labels are their argmax.
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from backends.base import Backend, BackendError, Prediction
+
+_EPS = 1e-6
+
+
+def _normalise(p: np.ndarray) -> np.ndarray:
+    """Normalise a [L, h, w] stack of non-negative scores to probabilities over L (never NaN)."""
+    p = np.maximum(p, 0.0)
+    s = p.sum(axis=0, keepdims=True)
+    out = np.where(s > _EPS, p / np.maximum(s, _EPS), 1.0 / p.shape[0])
+    return out.astype(np.float32)
+
+
+class ClassicBackend(Backend):
+    """Scribble GrabCut on annotated frames + DIS-flow propagation with a colour model (CPU only)."""
+
+    name = "classic"
+    description = "Classical IVOS: scribble GrabCut on annotated frames, DIS-flow + colour propagation (CPU, no weights)"
+
+    def __init__(self, work_scale: float = 0.5, flow_preset: str = "medium", stroke_px: int = 2,
+                 grabcut_iters: int = 4, color_bins: int = 16, color_weight: float = 0.5,
+                 blur_sigma: float = 1.0, fb_tol: float = 10.0, bbox_margin: float = 0.15, verbose: bool = False):
+        """
+        Args:
+            work_scale: resolution factor of all internal work (0.5: 854x480 -> 427x240).
+            flow_preset: DIS optical-flow preset, "ultrafast", "fast" or "medium".
+            stroke_px: half-thickness in working pixels of a rasterised stroke.
+            grabcut_iters: GrabCut iterations on an annotated frame.
+            color_bins: histogram bins per Lab channel of the colour model.
+            color_weight: exponent of the colour posterior in each propagation step (0: pure warping).
+            blur_sigma: Gaussian blur (working pixels) turning a label map into soft maps.
+            fb_tol: forward/backward flow disagreement (working pixels) at which a warped label
+                loses 63% of its weight to the colour model.
+            bbox_margin: enlargement (fraction of its size) of a stroke's bounding box used as the
+                GrabCut prior when there is no earlier mask for the object.
+            verbose: print timings.
+        """
+        if flow_preset not in ("ultrafast", "fast", "medium"):
+            raise BackendError(f"unknown flow_preset '{flow_preset}' (ultrafast, fast, medium)")
+        self.work_scale = float(work_scale)
+        self.flow_preset = flow_preset
+        self.stroke_px = int(stroke_px)
+        self.grabcut_iters = int(grabcut_iters)
+        self.color_bins = int(color_bins)
+        self.color_weight = float(color_weight)
+        self.blur_sigma = float(blur_sigma)
+        self.bbox_margin = float(bbox_margin)
+        self.fb_tol = float(fb_tol)
+        self.verbose = verbose
+        self.sequence: str | None = None
+        self.frames: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ sample memory
+    def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise BackendError(f"frames must be [T,H,W,3], got shape {frames.shape}")
+        if n_objects < 1:
+            raise BackendError(f"n_objects must be >= 1, got {n_objects}")
+        self.sequence = sequence
+        self.frames = frames
+        self.n_objects = int(n_objects)
+        T, H, W = frames.shape[:3]
+        self.full_hw = (H, W)
+        self.work_hw = (max(8, int(round(H * self.work_scale))), max(8, int(round(W * self.work_scale))))
+        self.small: np.ndarray | None = None   # [T, h, w, 3] uint8 RGB at work resolution
+        self.color_idx: np.ndarray | None = None  # [T, h, w] int32 colour-histogram bin per pixel
+        self.flow_fw: list[np.ndarray] | None = None  # t -> t+1
+        self.flow_bw: list[np.ndarray] | None = None  # t+1 -> t
+        self.strokes: dict[int, list[tuple[int, np.ndarray]]] = {}  # frame -> [(object id, Nx2 px)]
+        self.masks: dict[int, np.ndarray] = {}  # annotated frame -> [h, w] uint8 label map
+        self.probs_small: np.ndarray | None = None  # last fused [L, T, h, w] prediction
+        self.round = 0
+
+    # ------------------------------------------------------------------ caches
+    def _ensure_cache(self) -> None:
+        if self.small is not None:
+            return
+        h, w = self.work_hw
+        T = self.frames.shape[0]
+        self.small = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in self.frames])
+        lab = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2LAB) for f in self.small]).astype(np.int32)
+        b = self.color_bins
+        q = (lab * b) // 256
+        self.color_idx = (q[..., 0] * b + q[..., 1]) * b + q[..., 2]
+        preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                  "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[self.flow_preset]
+        dis = cv2.DISOpticalFlow_create(preset)
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self.small]
+        self.flow_fw = [dis.calc(gray[t], gray[t + 1], None) for t in range(T - 1)]
+        self.flow_bw = [dis.calc(gray[t + 1], gray[t], None) for t in range(T - 1)]
+        gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+        self._grid = (gx, gy)
+
+    # ------------------------------------------------------------------ scribbles
+    def _parse(self, scribbles: dict) -> dict[int, list[tuple[int, np.ndarray]]]:
+        """Strokes of this round per frame, as (object id, Nx2 integer work-resolution points)."""
+        h, w = self.work_hw
+        T = self.frames.shape[0]
+        per_frame = (scribbles or {}).get("scribbles") or []
+        out: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for f, strokes in enumerate(per_frame):
+            for s in strokes or []:
+                oid = int(s.get("object_id", 0))
+                if oid < 0 or oid > self.n_objects:
+                    raise BackendError(f"stroke with object_id {oid} on frame {f} but the sample has "
+                                       f"{self.n_objects} object(s)")
+                if f >= T:
+                    raise BackendError(f"stroke on frame {f} but the video has {T} frames")
+                pts = np.asarray(s.get("path") or [], dtype=np.float64).reshape(-1, 2)
+                pts = pts[np.isfinite(pts).all(axis=1)]
+                if len(pts) == 0:
+                    continue
+                pts = np.clip(pts, 0.0, 1.0)
+                px = np.stack([np.clip(np.round(pts[:, 0] * w - 0.5), 0, w - 1),
+                               np.clip(np.round(pts[:, 1] * h - 0.5), 0, h - 1)], axis=1).astype(np.int32)
+                out.setdefault(f, []).append((oid, px))
+        return out
+
+    def _raster(self, strokes: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """[h, w] int16 seed map: -1 unlabelled, else the label of the last stroke through the pixel."""
+        seeds = np.full(self.work_hw, -1, np.int16)
+        for oid, px in strokes:
+            m = np.zeros(self.work_hw, np.uint8)
+            cv2.polylines(m, [px.reshape(-1, 1, 2)], False, 1, thickness=2 * self.stroke_px + 1)
+            if len(px) == 1:
+                cv2.circle(m, tuple(int(v) for v in px[0]), self.stroke_px, 1, -1)
+            seeds[m > 0] = oid
+        return seeds
+
+    # ------------------------------------------------------------------ annotated frame
+    def _bbox_prior(self, seed_mask: np.ndarray) -> np.ndarray:
+        ys, xs = np.nonzero(seed_mask)
+        h, w = self.work_hw
+        y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+        my = int(self.bbox_margin * (y1 - y0 + 1)) + 4
+        mx = int(self.bbox_margin * (x1 - x0 + 1)) + 4
+        box = np.zeros(self.work_hw, bool)
+        box[max(0, y0 - my):min(h, y1 + my + 1), max(0, x0 - mx):min(w, x1 + mx + 1)] = True
+        return box
+
+    def _grabcut(self, img: np.ndarray, prior: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+                 allowed: np.ndarray) -> np.ndarray:
+        """Binary GrabCut with a probable-foreground prior, sure seeds and a region outside which
+        everything is sure background; falls back to the prior."""
+        gc = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+        gc[~allowed] = cv2.GC_BGD
+        gc[bg] = cv2.GC_BGD
+        gc[fg] = cv2.GC_FGD
+        if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
+            return prior | fg
+        try:
+            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+            cv2.grabCut(img, gc, None, bgd, fgd, self.grabcut_iters, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            return (prior | fg) & ~bg
+        return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+
+    def _segment_frame(self, f: int, new: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """Label map of annotated frame ``f`` from all its strokes, its previous mask and the new strokes."""
+        K = self.n_objects
+        img = cv2.cvtColor(self.small[f], cv2.COLOR_RGB2BGR)
+        seeds_all = self._raster(self.strokes[f])
+        seeds_new = self._raster(new)
+        if f in self.masks:
+            prev = self.masks[f]
+        elif self.probs_small is not None:
+            prev = self.probs_small[:, f].argmax(0).astype(np.uint8)
+        else:
+            prev = np.zeros(self.work_hw, np.uint8)
+        out = prev.copy()
+        score = np.zeros((K + 1,) + self.work_hw, np.float32)
+        for k in range(1, K + 1):
+            fg = seeds_all == k
+            prev_k = prev == k
+            if not fg.any() and not prev_k.any():
+                continue
+            bg = (seeds_all >= 0) & (seeds_all != k)
+            prior = prev_k.copy()
+            new_fg = (seeds_new == k) & ~prev_k
+            if new_fg.any():
+                # a positive stroke outside the current mask: open a box around it (more when the
+                # object has little or no mask yet)
+                prior |= self._bbox_prior(new_fg if prev_k.any() else fg)
+            band = max(4, int(0.04 * max(self.work_hw)))
+            allowed = cv2.dilate(prior.astype(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8)) > 0
+            mask_k = self._grabcut(img, prior, fg, bg, allowed)
+            if prev_k.any():
+                # keep only the changes connected to this round's strokes
+                mask_k = self._local_changes(prev_k, mask_k, seeds_all, seeds_new, k)
+            score[k] = mask_k
+        # resolve overlaps: prefer the object already there, else the one whose seeds are nearest
+        claimed = score[1:].sum(0)
+        for k in range(1, K + 1):
+            score[k] += 0.5 * (prev == k)
+        out = np.where(claimed > 0, score.argmax(0), 0).astype(np.uint8)
+        valid = seeds_all >= 0
+        out[valid] = seeds_all[valid]
+        return out
+
+    def _local_changes(self, prev_k: np.ndarray, mask_k: np.ndarray, seeds_all: np.ndarray,
+                       seeds_new: np.ndarray, k: int) -> np.ndarray:
+        """Apply only the GrabCut changes connected to this round's strokes; negative strokes always cut."""
+        pos_new = seeds_new == k
+        neg_new = (seeds_new >= 0) & (seeds_new != k)
+        out = prev_k.copy()
+        for region, touch, val in ((mask_k & ~prev_k, pos_new, True), (prev_k & ~mask_k, neg_new & prev_k, False)):
+            if not touch.any():
+                continue
+            _, cc = cv2.connectedComponents((region | touch).astype(np.uint8), connectivity=8)
+            ids = np.unique(cc[touch & (cc > 0)])
+            out[np.isin(cc, ids) & (region | touch)] = val
+        neg_in = neg_new & prev_k
+        if neg_in.any() and (prev_k & ~out).sum() < 3 * neg_in.sum():
+            # GrabCut kept the over-segmented part (similar colours): cut around the stroke
+            out = self._split_by_seeds(out | neg_in, seeds_all, seeds_new, k)
+        return out
+
+    @staticmethod
+    def _split_by_seeds(mask: np.ndarray, seeds_all: np.ndarray, seeds_new: np.ndarray, k: int) -> np.ndarray:
+        """Cut from ``mask`` the part around this round's negative strokes.
+
+        The robot draws a correction along the skeleton of the wrong region, so the region's
+        half-width is about the mask's distance-to-border on the stroke: pixels within that radius of
+        the stroke are removed, except those closer to one of the object's own strokes.
+        """
+        neg = (seeds_new >= 0) & (seeds_new != k)
+        dt_mask = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+        on = neg & mask
+        r = float(dt_mask[on].max()) + 1.0 if on.any() else 0.0
+        d_neg = cv2.distanceTransform((~neg).astype(np.uint8), cv2.DIST_L2, 5)
+        cut = mask & (d_neg <= r)
+        pos = seeds_all == k
+        if pos.any():
+            d_pos = cv2.distanceTransform((~pos).astype(np.uint8), cv2.DIST_L2, 5)
+            cut &= d_neg < d_pos
+        return mask & ~cut
+
+    # ------------------------------------------------------------------ propagation
+    def _color_model(self) -> np.ndarray:
+        """[L, bins^3] posterior P(label | colour bin) from all annotated frames (Laplace smoothed)."""
+        L = self.n_objects + 1
+        nb = self.color_bins ** 3
+        hist = np.ones((L, nb), np.float64) * 0.5
+        for f, m in self.masks.items():
+            idx = self.color_idx[f]
+            for lab in range(L):
+                hist[lab] += np.bincount(idx[m == lab], minlength=nb)
+        hist /= hist.sum(axis=1, keepdims=True)  # P(colour | label)
+        post = hist / np.maximum(hist.sum(axis=0, keepdims=True), _EPS)
+        return post.astype(np.float32)
+
+    def _onehot(self, m: np.ndarray) -> np.ndarray:
+        L = self.n_objects + 1
+        p = (m[None] == np.arange(L)[:, None, None]).astype(np.float32)
+        if self.blur_sigma > 0:
+            p = np.stack([cv2.GaussianBlur(c, (0, 0), self.blur_sigma) for c in p])
+        return _normalise(p)
+
+    def _propagate(self, a: int, stop: int, post: np.ndarray) -> dict[int, np.ndarray]:
+        """Soft maps propagated from annotated frame ``a`` towards ``stop`` (exclusive of ``a``)."""
+        gx, gy = self._grid
+        step = 1 if stop > a else -1
+        p = self._onehot(self.masks[a])
+        out: dict[int, np.ndarray] = {}
+        for t in range(a + step, stop + step, step):
+            if step == 1:   # pixel in t samples frame t-1 at x + flow(t -> t-1)
+                back, fwd = self.flow_bw[t - 1], self.flow_fw[t - 1]
+            else:           # pixel in t samples frame t+1 at x + flow(t -> t+1)
+                back, fwd = self.flow_fw[t], self.flow_bw[t]
+            mx, my = gx + back[..., 0], gy + back[..., 1]
+            hwc = np.ascontiguousarray(p.transpose(1, 2, 0))
+            warped = cv2.remap(hwc, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            warped = warped.reshape(warped.shape[:2] + (-1,)).transpose(2, 0, 1)
+            # forward-backward consistency: occluded / unreliable pixels lean more on colour
+            fb = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + back
+            rel = np.exp(-np.sqrt((fb ** 2).sum(-1)) / self.fb_tol).astype(np.float32)
+            prior = rel * warped + (1.0 - rel) / warped.shape[0]
+            col = post[:, self.color_idx[t]]
+            # re-binarise every step (soft maps diffused step after step shrink the objects)
+            p = self._onehot(_normalise(prior * col ** self.color_weight).argmax(0))
+            out[t] = p
+        return out
+
+    def _fuse(self) -> np.ndarray:
+        T = self.frames.shape[0]
+        L = self.n_objects + 1
+        h, w = self.work_hw
+        probs = np.zeros((L, T, h, w), np.float32)
+        post = self._color_model()
+        ann = sorted(self.masks)
+        for i, a in enumerate(ann):
+            probs[:, a] = self._onehot(self.masks[a])
+            lo = ann[i - 1] if i > 0 else 0
+            hi = ann[i + 1] if i + 1 < len(ann) else T - 1
+            if hi > a:
+                for t, p in self._propagate(a, hi - 1 if i + 1 < len(ann) else hi, post).items():
+                    wgt = 1.0 if i + 1 == len(ann) else (hi - t) / (hi - a)
+                    probs[:, t] += wgt * p
+            if lo < a:
+                for t, p in self._propagate(a, lo + 1 if i > 0 else lo, post).items():
+                    wgt = 1.0 if i == 0 else (t - lo) / (a - lo)
+                    probs[:, t] += wgt * p
+        return probs
+
+    # ------------------------------------------------------------------ API
+    def interact(self, scribbles: dict, annotated_frame: int) -> Prediction:
+        if self.frames is None:
+            raise BackendError("interact() called before reset()")
+        t0 = time.perf_counter()
+        new = self._parse(scribbles)
+        self._ensure_cache()
+        t_cache = time.perf_counter() - t0
+        for f, strokes in new.items():
+            self.strokes.setdefault(f, []).extend(strokes)
+        for f in sorted(new):
+            self.masks[f] = self._segment_frame(f, new[f])
+        t_seg = time.perf_counter() - t0 - t_cache
+        self.round += 1
+        T, (H, W) = self.frames.shape[0], self.full_hw
+        L = self.n_objects + 1
+        if not self.masks:
+            small = np.zeros((L, T) + self.work_hw, np.float32)
+            small[0] = 1.0
+        else:
+            small = self._fuse()
+        self.probs_small = small
+        t_prop = time.perf_counter() - t0 - t_cache - t_seg
+        labels = np.empty((T, H, W), np.int64)
+        for t in range(T):
+            up = cv2.resize(np.ascontiguousarray(small[:, t].transpose(1, 2, 0)), (W, H),
+                            interpolation=cv2.INTER_LINEAR)
+            labels[t] = up.reshape(H, W, -1).argmax(-1)
+
+        def full_probs() -> np.ndarray:
+            out = np.empty((L, T, H, W), np.float32)
+            for t in range(T):
+                up = cv2.resize(np.ascontiguousarray(small[:, t].transpose(1, 2, 0)), (W, H),
+                                interpolation=cv2.INTER_LINEAR).reshape(H, W, -1)
+                out[:, t] = _normalise(up.transpose(2, 0, 1))
+            return out
+
+        info = {"round": self.round, "annotated_frames": sorted(self.masks),
+                "seconds": round(time.perf_counter() - t0, 3), "seconds_cache": round(t_cache, 3),
+                "seconds_segment": round(t_seg, 3), "seconds_propagate": round(t_prop, 3)}
+        if self.verbose:
+            print(f"[classic] {self.sequence} round {self.round}: {info}")
+        return Prediction(labels=labels, _probs=full_probs, info=info)

@@ -1,0 +1,223 @@
+"""ivosw-bench command line: parse options, call the library, print. No logic lives here."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+class _Group(click.Group):
+    """Turns the library's user-facing errors into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx):
+        from .errors import user_errors
+
+        try:
+            return super().invoke(ctx)
+        except user_errors() as exc:
+            msg = " ".join(str(exc).split())
+            err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def _ints(value: str) -> list[int]:
+    try:
+        return [int(v) for v in _csv(value) or []]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got '{value}'")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ivosw-bench")
+def main():
+    """ivosw-bench: which frame should the user annotate next?
+
+    Runs frame-recommendation strategies against interactive VOS backends on the DAVIS interactive
+    protocol (davisinteractive 1.0.4) and reports how much each improves segmentation per round.
+    """
+
+
+def _run_options(f):
+    options = [
+        click.option("--backend", default="classic", show_default=True, help="backend name (see 'ivosw-bench backends')"),
+        click.option("--dataset", default=None, help="DAVIS-layout folder or a known name (default: the embedded synthetic data)"),
+        click.option("--subset", default=None, help="named subset of the dataset (ImageSets/2017/<name>.txt, or 'all')"),
+        click.option("--sequences", default=None, help="comma-separated sequence names (default: all of the subset)"),
+        click.option("--rounds", default=8, show_default=True, type=int, help="interaction rounds per sample (T)"),
+        click.option("--setting", default="oracle", show_default=True, type=click.Choice(["oracle", "wild"]),
+                     help="what strategies may see: oracle = GT per-frame J&F, wild = predicted quality"),
+        click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="folder of run folders"),
+        click.option("--resume", is_flag=True, help="continue an existing run folder (a killed run)"),
+        click.option("--overwrite", is_flag=True, help="delete an existing run folder and start again"),
+        click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def _base_config(**kw):
+    from .session import RunConfig
+
+    return RunConfig(backend=kw["backend"], dataset=kw["dataset"], subset=kw["subset"],
+                     sequences=_csv(kw["sequences"]), rounds=kw["rounds"], setting=kw["setting"],
+                     out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"])
+
+
+@main.command()
+@click.option("--strategy", default="random", show_default=True, help="strategy name (see 'ivosw-bench strategies')")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of stochastic strategies")
+@click.option("--name", default=None, help="run folder name (default: derived from the options)")
+@_run_options
+def run(strategy, seed, name, quiet, **kw):
+    """Run one strategy with one backend over a dataset and write a run folder."""
+    import dataclasses
+
+    from .progress import run_progress
+    from .results.report import load_run, rich_table
+    from .session import run as run_session
+
+    cfg = dataclasses.replace(_base_config(**kw), strategy=strategy, seed=seed, name=name)
+    with run_progress(not quiet) as progress:
+        path, _ = run_session(cfg, progress=progress)
+    out_console.print(rich_table([load_run(path)], title=f"run {path.name}"))
+    out_console.print(f"run folder: {path}")
+
+
+@main.command()
+@click.option("--strategies", default="random,linspace,worst-oracle", show_default=True,
+              help="comma-separated strategy names")
+@click.option("--seeds", default="0,1,2", show_default=True, help="seeds for stochastic strategies (e.g. random)")
+@click.option("--report-dir", default=None, type=click.Path(file_okay=False), help="where the table and plot go")
+@_run_options
+def compare(strategies, seeds, report_dir, quiet, **kw):
+    """Run several strategies on the same backend and data; write one table and one plot."""
+    from .compare import compare as compare_runs
+    from .progress import run_progress
+    from .results.report import rich_table
+
+    with run_progress(not quiet) as progress:
+        _, files, runs = compare_runs(_base_config(**kw), _csv(strategies) or [], _ints(seeds),
+                                      report_dir=report_dir, progress=progress)
+    out_console.print(rich_table(runs))
+    for kind, path in files.items():
+        out_console.print(f"{kind}: {path}")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="folder for report.md/csv and curve.png/svg (default: reports/<first run>)")
+@click.option("--title", default=None)
+def report(runs, out, title):
+    """Table and per-round J&F plot of one or more run folders."""
+    from .results.report import load_run, rich_table, write_report
+
+    loaded = [load_run(r) for r in runs]
+    out_console.print(rich_table(loaded, title=title))
+    files = write_report(loaded, Path(out or Path("reports") / Path(runs[0]).name), title=title)
+    for kind, path in files.items():
+        out_console.print(f"{kind}: {path}")
+
+
+@main.group(cls=_Group)
+def data():
+    """Datasets: check a folder, list its sequences, generate the synthetic default."""
+
+
+@data.command("check")
+@click.argument("root", type=click.Path())
+@click.option("--sequences", default=None, help="comma-separated sequences to check (default: all)")
+def data_check(root, sequences):
+    """Validate a DAVIS-layout folder and name every problem."""
+    from .data.check import check_dataset
+
+    problems = check_dataset(root, _csv(sequences))
+    for p in problems:
+        out_console.print(str(p), highlight=False, soft_wrap=True)
+    if problems:
+        err_console.print(f"[bold red]{len(problems)} problem(s)[/] in {root}")
+        sys.exit(1)
+    out_console.print(f"[green]ok[/]: {root} is a valid DAVIS-layout dataset")
+
+
+@data.command("list")
+@click.argument("dataset", required=False)
+def data_list(dataset):
+    """Sequences of a dataset (folder or known name) with frames, objects, size and subsets."""
+    from .data.davis_layout import open_dataset
+
+    ds = open_dataset(dataset, check=False)
+    table = Table(title=f"{ds.name} ({ds.root})")
+    for col in ("sequence", "frames", "objects", "size", "scribbles"):
+        table.add_column(col)
+    for seq, m in sorted(ds.sequences.items()):
+        table.add_row(seq, str(m["num_frames"]), str(m["num_objects"]), "x".join(map(str, m["image_size"])),
+                      str(m["num_scribbles"]))
+    out_console.print(table)
+    out_console.print("subsets: " + ", ".join(f"{k} ({len(v)})" for k, v in sorted(ds.subsets.items())))
+
+
+@data.command("generate")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="target folder (default: the embedded synthetic dataset's folder)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--n-sequences", default=4, show_default=True, type=int)
+@click.option("--frames", default=30, show_default=True, type=int)
+@click.option("--size", default="432x240", show_default=True, help="WxH")
+def data_generate(out, seed, n_sequences, frames, size):
+    """Generate a synthetic DAVIS-layout dataset (deterministic from the seed)."""
+    from .data.davis_layout import KNOWN_DATASETS, SYNTHETIC_NAME
+    from .data.synthetic import generate
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"--size must be WxH, got '{size}'")
+    root = Path(out) if out else KNOWN_DATASETS[SYNTHETIC_NAME]
+    generate(root, seed=seed, n_sequences=n_sequences, n_frames=frames, size=(w, h))
+    out_console.print(f"synthetic dataset at {root}")
+
+
+@main.command()
+def backends():
+    """Installed backends and whether each can run here."""
+    from .registry import backend_table
+
+    table = Table(title="backends (entry-point group ivosw_bench.backends)")
+    for col in ("name", "usable", "missing", "description"):
+        table.add_column(col)
+    for row in backend_table():
+        table.add_row(row["name"], row["usable"], row["missing"], row["description"])
+    out_console.print(table)
+
+
+@main.command()
+def strategies():
+    """Installed strategies."""
+    from .registry import strategy_class, strategy_names
+
+    table = Table(title="strategies (entry-point group ivosw_bench.strategies)")
+    for col in ("name", "needs ground truth", "description"):
+        table.add_column(col)
+    for name in strategy_names():
+        cls = strategy_class(name)
+        table.add_row(name, "yes" if cls.needs_oracle else "no", getattr(cls, "description", ""))
+    out_console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

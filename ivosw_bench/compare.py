@@ -1,0 +1,43 @@
+"""Run several strategies on the same backend and data, then one table and one plot."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .registry import strategy_class
+from .session import RunConfig, run
+
+
+def expand(strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
+    """(strategy, seed) pairs: stochastic strategies once per seed, the others once (first seed)."""
+    pairs = []
+    for name in strategies:
+        stochastic = getattr(strategy_class(name), "stochastic", False)
+        pairs += [(name, s) for s in (seeds if stochastic else seeds[:1])]
+    return pairs
+
+
+def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir: Path | None = None,
+            progress=None, title: str | None = None) -> tuple[list[Path], dict, list[dict]]:
+    """Run every (strategy, seed) (resuming finished runs when ``base.resume``) and write a report.
+
+    Returns (run folders, report files, loaded runs).
+    """
+    from .results.report import load_run, write_report
+
+    pairs = expand(strategies, seeds)
+    for name, _ in pairs:  # fail fast on an unknown strategy before hours of running
+        strategy_class(name)
+    paths = []
+    for name, seed in pairs:
+        cfg = dataclasses.replace(base, strategy=name, seed=seed, name=None)
+        path, _ = run(cfg, progress=progress)
+        paths.append(path)
+    runs = [load_run(p) for p in paths]
+    first = runs[0]
+    report_dir = Path(report_dir or Path(base.out) /
+                      f"compare_{first['dataset']}_{first['backend']}_{first['setting']}_T{first['rounds']}")
+    title = title or (f"{first['backend']} on {first['dataset']} ({first['setting']} setting, "
+                      f"{first['rounds']} rounds)")
+    files = write_report(runs, report_dir, title=title)
+    return paths, files, runs

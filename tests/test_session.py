@@ -1,0 +1,97 @@
+"""The round loop end to end on a tiny dataset with the built-in backend: store, summary, resume."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ivosw_bench.quality.base import QualityError
+from ivosw_bench.results.metrics import round_auc
+from ivosw_bench.results.store import StoreError
+from ivosw_bench.session import RunConfig, RunError, run
+
+TIMING_KEYS = ("time_auc", "jf_at_60s", "seconds_per_round", "davis_curve")
+
+
+def deterministic(summary: dict) -> dict:
+    s = json.loads(json.dumps(summary))
+    for key in TIMING_KEYS:
+        s["metrics"].pop(key, None)
+    return s
+
+
+def test_run_writes_store_and_summary(tiny_davis, tmp_path):
+    path, summary = run(RunConfig(strategy="linspace", dataset=str(tiny_davis), rounds=3, out=str(tmp_path)))
+    assert {p.name for p in path.iterdir()} >= {"config.json", "rounds.csv", "report.csv", "summary.json"}
+    rounds = pd.read_csv(path / "rounds.csv")
+    assert len(rounds) == 2 * 3
+    m = summary["metrics"]
+    assert summary["complete"] and summary["n_samples"] == 2
+    for key in ("round_auc", "time_auc", "jf_at_60s", "final_jf"):
+        assert m[key] is not None and np.isfinite(m[key]), key
+    assert set(m["seconds_per_round"]) == {"backend", "quality", "strategy", "eval", "total"}
+    assert len(m["per_round_jf"]) == 3
+    assert m["round_auc"] == pytest.approx(round_auc(m["per_round_jf"]))
+    # the frame recommended in round t is the frame annotated in round t + 1
+    for _, g in rounds.groupby("sequence"):
+        g = g.sort_values("round")
+        assert g["annotated_frame"].to_list()[1:] == g["recommended_frame"].to_list()[:-1]
+    # per-round J&F of a sample equals davisinteractive's report averaged per object then frame
+    report = pd.read_csv(path / "report.csv")
+    r = report[(report["sequence"] == "two") & (report["interaction"] == 2)]
+    expect = r.groupby("object_id")["j_and_f"].mean().mean()
+    got = rounds[(rounds["sequence"] == "two") & (rounds["round"] == 2)]["jf"].item()
+    assert got == pytest.approx(expect)
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["versions"]["davisinteractive"] == "1.0.4" and cfg["sequences"] == ["one", "two"]
+
+
+def test_worst_oracle_never_repeats_and_subset(tiny_davis, tmp_path):
+    path, summary = run(RunConfig(strategy="worst-oracle", dataset=str(tiny_davis), subset="val",
+                                  rounds=4, out=str(tmp_path)))
+    assert [s["sequence"] for s in summary["per_sample"]] == ["two"]
+    frames = summary["per_sample"][0]["annotated_frames"]
+    assert len(set(frames)) == len(frames)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_gives_the_same_summary(tiny_davis, tmp_path):
+    cfg = dict(strategy="random", dataset=str(tiny_davis), rounds=3, seed=4)
+    _, full = run(RunConfig(out=str(tmp_path / "a"), **cfg))
+    seen = []
+
+    def kill_after_4(event, **info):
+        if event == "round":
+            seen.append(info)
+            if len(seen) == 4:  # in the middle of the second sample
+                raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(RunConfig(out=str(tmp_path / "b"), **cfg), progress=kill_after_4)
+    partial = json.loads((tmp_path / "b" / full["run_id"] / "summary.json").read_text()) \
+        if (tmp_path / "b" / full["run_id"] / "summary.json").exists() else None
+    assert partial is None or not partial["complete"]
+    with pytest.raises(StoreError, match="--resume"):
+        run(RunConfig(out=str(tmp_path / "b"), **cfg))
+    with pytest.raises(StoreError, match="seed"):
+        run(RunConfig(out=str(tmp_path / "b"), resume=True, **{**cfg, "seed": 5}, name=full["run_id"]))
+    _, resumed = run(RunConfig(out=str(tmp_path / "b"), resume=True, **cfg))
+    assert deterministic(resumed) == deterministic(full)
+    assert resumed["metrics"]["time_auc"] is not None
+
+
+def test_wild_setting_is_a_clear_error_until_the_quality_network(tiny_davis, tmp_path):
+    with pytest.raises(RunError, match="ground truth"):
+        run(RunConfig(strategy="worst-oracle", setting="wild", dataset=str(tiny_davis), out=str(tmp_path)))
+    with pytest.raises(QualityError, match="quality network"):
+        run(RunConfig(strategy="random", setting="wild", dataset=str(tiny_davis), out=str(tmp_path)))
+
+
+def test_bad_rounds(tiny_davis, tmp_path):
+    with pytest.raises(RunError, match="--rounds"):
+        run(RunConfig(rounds=0, dataset=str(tiny_davis), out=str(tmp_path)))
