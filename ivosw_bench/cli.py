@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 out_console = Console()
+if not out_console.is_terminal:  # logs and CI: wide enough for the leaderboard table
+    out_console = Console(width=160)
 err_console = Console(stderr=True)
 
 
