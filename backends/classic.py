@@ -46,7 +46,7 @@ class ClassicBackend(Backend):
 
     def __init__(self, work_scale: float = 0.5, flow_preset: str = "medium", stroke_px: int = 2,
                  grabcut_iters: int = 4, color_bins: int = 16, color_weight: float = 0.5,
-                 blur_sigma: float = 1.0, fb_tol: float = 10.0, bbox_margin: float = 0.15, verbose: bool = False):
+                 blur_sigma: float = 1.0, fb_tol: float = 10.0, bbox_margin: float = 0.05, verbose: bool = False):
         """
         Args:
             work_scale: resolution factor of all internal work (0.5: 854x480 -> 427x240).
@@ -195,7 +195,6 @@ class ClassicBackend(Backend):
             prev = self.probs_small[:, f].argmax(0).astype(np.uint8)
         else:
             prev = np.zeros(self.work_hw, np.uint8)
-        out = prev.copy()
         score = np.zeros((K + 1,) + self.work_hw, np.float32)
         for k in range(1, K + 1):
             fg = seeds_all == k
@@ -214,9 +213,9 @@ class ClassicBackend(Backend):
             mask_k = self._grabcut(img, prior, fg, bg, allowed)
             if prev_k.any():
                 # keep only the changes connected to this round's strokes
-                mask_k = self._local_changes(prev_k, mask_k, seeds_all, seeds_new, k)
+                mask_k = self._local_changes(prev_k, mask_k, seeds_all, seeds_new, new, k)
             score[k] = mask_k
-        # resolve overlaps: prefer the object already there, else the one whose seeds are nearest
+        # overlaps between objects go to the object that was there before; the strokes themselves win
         claimed = score[1:].sum(0)
         for k in range(1, K + 1):
             score[k] += 0.5 * (prev == k)
@@ -225,13 +224,25 @@ class ClassicBackend(Backend):
         out[valid] = seeds_all[valid]
         return out
 
+    def _reach(self, strokes: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """Pixels a correction may change: within half its extent (at least a few pixels) of a stroke."""
+        reach = np.zeros(self.work_hw, np.uint8)
+        for _, px in strokes:
+            ext = float(np.hypot(*(px.max(0) - px.min(0))))
+            r = int(np.clip(0.5 * ext, 6, 0.15 * max(self.work_hw)))
+            cv2.polylines(reach, [px.reshape(-1, 1, 2)], False, 1, thickness=2 * r + 1)
+        return reach > 0
+
     def _local_changes(self, prev_k: np.ndarray, mask_k: np.ndarray, seeds_all: np.ndarray,
-                       seeds_new: np.ndarray, k: int) -> np.ndarray:
-        """Apply only the GrabCut changes connected to this round's strokes; negative strokes always cut."""
+                       seeds_new: np.ndarray, new: list, k: int) -> np.ndarray:
+        """Apply only the GrabCut changes near and connected to this round's strokes; negative strokes
+        always cut."""
         pos_new = seeds_new == k
         neg_new = (seeds_new >= 0) & (seeds_new != k)
         out = prev_k.copy()
-        for region, touch, val in ((mask_k & ~prev_k, pos_new, True), (prev_k & ~mask_k, neg_new & prev_k, False)):
+        reach = self._reach(new)
+        for region, touch, val in ((mask_k & ~prev_k & reach, pos_new, True),
+                                   (prev_k & ~mask_k & reach, neg_new & prev_k, False)):
             if not touch.any():
                 continue
             _, cc = cv2.connectedComponents((region | touch).astype(np.uint8), connectivity=8)
@@ -305,7 +316,15 @@ class ClassicBackend(Backend):
             prior = rel * warped + (1.0 - rel) / warped.shape[0]
             col = post[:, self.color_idx[t]]
             # re-binarise every step (soft maps diffused step after step shrink the objects)
-            p = self._onehot(_normalise(prior * col ** self.color_weight).argmax(0))
+            lab = _normalise(prior * col ** self.color_weight).argmax(0)
+            # the colour model may flood a same-coloured background: an object that grows by more
+            # than 30% in one step keeps its warped shape instead
+            warped_lab = prior.argmax(0)
+            for k in range(1, prior.shape[0]):
+                if (lab == k).sum() > 1.3 * (warped_lab == k).sum() + 20:
+                    lab[lab == k] = 0
+                    lab[warped_lab == k] = k
+            p = self._onehot(lab)
             out[t] = p
         return out
 

@@ -194,6 +194,30 @@ def data_generate(out, seed, n_sequences, frames, size):
     out_console.print(f"synthetic dataset at {root}")
 
 
+@data.command("youtube-vos")
+@click.option("--src", required=True, type=click.Path(), help="YouTube-VOS root (train/JPEGImages, train/Annotations, train/meta.json)")
+@click.option("--scribbles", required=True, type=click.Path(), help="folder of <video>/001.json scribbles")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="new DAVIS-layout folder")
+@click.option("--sequence", "sequences", multiple=True, help="convert only these videos (repeatable)")
+@click.option("--val", "val_sequences", multiple=True, help="videos of a val.txt subset (repeatable)")
+@click.option("--split", default="train", show_default=True)
+def data_youtube_vos(src, scribbles, out, sequences, val_sequences, split):
+    """Convert YouTube-VOS + scribbles into a DAVIS-like layout (the paper's 50-sequence subset)."""
+    from .data.youtube_vos import convert_youtube_vos
+    from .progress import run_progress
+
+    with run_progress() as progress:
+        def step(done, total, video):
+            if done == 0 or "task" not in step.__dict__:
+                step.task = True
+                progress("step", total=total, name="youtube-vos", description=video)
+            progress("step", description=video)
+
+        convert_youtube_vos(src, scribbles, out, sequences=list(sequences) or None, progress=step,
+                            split=split, val_sequences=list(val_sequences) or None)
+    out_console.print(f"DAVIS-layout dataset at {out}; check it with: ivosw-bench data check {out}")
+
+
 @main.command()
 def backends():
     """Installed backends and whether each can run here."""

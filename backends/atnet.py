@@ -1,0 +1,273 @@
+"""ATNet adapter: "Interactive VOS Using Global and Local Transfer Modules" (Heo et al., ECCV 2020).
+
+Runs the user's checkout of https://github.com/yuk6heo/IVOS-ATNet with its network parameters
+(``ATNet-checkpoint.pth``). Settings (see ``backends/_checkout.py``):
+
+    root     IVOSW_ATNET_ROOT      [atnet] root      the repository's top folder
+    weights  IVOSW_ATNET_WEIGHTS   [atnet] weights   default: <root>/ATNet-checkpoint.pth
+    device   IVOSW_ATNET_DEVICE    [atnet] device
+
+ATNet needs CUDA: ``networks/atnet.py`` imports FlowNet2's CUDA correlation package (unzip and build
+``networks/correlation_package.zip`` as the README says) and ``networks/ltm_transfer.py`` calls
+``.cuda()``. The round follows the repository's ``eval_davis-framework.py``:
+
+* frames are RGB, /255, ImageNet mean/std, reflect-padded to a multiple of 32 (always adding padding);
+* per object k the A-Net input is [image, 3 maps]: round 1 ``[0.5, positive, 0]``, later rounds
+  ``[previous mask == k, positive, negative]``; positive = strokes of k on the annotated frame (all
+  rounds' strokes there), negative = strokes of other ids restricted to the previous mask of k; each
+  map dilated with a 5x5 ellipse and Gaussian-blurred (5x5, sigma 6);
+* T-Net propagates backward then forward from the annotated frame up to 99% of the way to the nearest
+  other annotated frame, blending with the earlier result linearly in the distance (alpha >= 0.5);
+* labels: per pixel the object with the highest probability if above 0.8, else background.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from backends import _checkout as ck
+from backends.base import Backend, BackendError, Prediction
+
+METHOD = "atnet"
+REPO = "IVOS-ATNet (github.com/yuk6heo/IVOS-ATNet)"
+MARKERS = ("networks/atnet.py", "networks/ltm_transfer.py", "libs/utils.py")
+WEIGHT_NAMES = ("ATNet-checkpoint.pth",)
+CUDA_REASON = "ATNet's correlation package and local transfer module are CUDA-only"
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+PROPAGATION_PROPORTION = 0.99
+THRESHOLD = 0.8
+SMALLEST_ALPHA = 0.5
+
+
+# ----------------------------------------------------------------------------------- conversions
+def pad_info(h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) reflect padding to the next multiple of 32 above h and w."""
+    def one(n):
+        total = 32 - n % 32
+        return total // 2, total // 2 + total % 2
+    return one(h), one(w)
+
+
+def pad(x: np.ndarray, info) -> np.ndarray:
+    """Reflect-pad the last two axes of ``x``."""
+    widths = [(0, 0)] * (x.ndim - 2) + [tuple(info[0]), tuple(info[1])]
+    return np.pad(x, widths, mode="reflect")
+
+
+def preprocess_frame(frame_rgb: np.ndarray, info) -> np.ndarray:
+    """RGB uint8 [H,W,3] -> [3, Hp, Wp] float32 normalised and padded."""
+    x = (np.asarray(frame_rgb, np.float32) / 255.0 - MEAN) / STD
+    return pad(np.ascontiguousarray(x.transpose(2, 0, 1)), info).astype(np.float32)
+
+
+def _stroke_mask(strokes: list[dict], hw: tuple[int, int], positive: bool, obj_id: int) -> np.ndarray:
+    """Binary [H,W] mask of the strokes of ``obj_id`` (positive) or of the other ids (negative),
+    pixel = round(x * W) - 1 as the checkout's scribble_to_image."""
+    import cv2
+
+    h, w = hw
+    m = np.zeros(hw, np.uint8)
+    for s in strokes:
+        if (int(s.get("object_id", 0)) == obj_id) != positive:
+            continue
+        pts = np.asarray(s.get("path") or [], np.float64).reshape(-1, 2)
+        if not len(pts):
+            continue
+        px = np.round(np.clip(pts, 0, 1) * np.array([w, h])).astype(np.int32) - 1
+        px[:, 0] %= w  # the checkout's index -1 wraps to the last column/row
+        px[:, 1] %= h
+        if len(px) == 1:
+            m[px[0, 1], px[0, 0]] = 1
+        else:
+            cv2.polylines(m, [px.reshape(-1, 1, 2)], False, 1, thickness=1, lineType=cv2.LINE_8)
+    return m
+
+
+def _post(m: np.ndarray, dilation: int) -> np.ndarray:
+    import cv2
+
+    fg = m.astype(np.float64)
+    if m.max() == 1:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (dilation, dilation))
+        fg = cv2.dilate(m.astype(np.uint8), kernel=k).astype(np.float64)
+    return cv2.GaussianBlur(fg, ksize=(5, 5), sigmaX=6.0)
+
+
+def scribble_maps(strokes: list[dict], obj_id: int, prev_mask: np.ndarray, first_round: bool,
+                  dilation: int = 5) -> np.ndarray:
+    """[3, H, W] float32 A-Net interaction maps of object ``obj_id`` (see the module doc)."""
+    hw = prev_mask.shape
+    pos = _post(_stroke_mask(strokes, hw, True, obj_id), dilation)
+    neg = _post(_stroke_mask(strokes, hw, False, obj_id), dilation)
+    neg[prev_mask != obj_id] = 0
+    if first_round:
+        return np.stack([np.full(hw, 0.5), pos - neg, np.zeros(hw)]).astype(np.float32)
+    return np.stack([(prev_mask == obj_id).astype(np.float64), pos, neg]).astype(np.float32)
+
+
+def propagation_order(annotated: list[int], now: int, n_frames: int,
+                      proportion: float = PROPAGATION_PROPORTION) -> list[int]:
+    """Frames to visit: ``now`` down to the left limit, then ``now`` up to the right limit; the limits
+    stop short of the nearest other annotated frames (``proportion`` of the way)."""
+    others = sorted(a for a in annotated if a != now)
+    left = [a for a in others if a < now]
+    right = [a for a in others if a > now]
+    start = left[-1] + 1 if left else 0
+    end = right[0] - 1 if right else n_frames - 1
+    if proportion != 1.0:
+        if left:
+            start = now - int((now - start) * proportion + 0.5)
+        if right:
+            end = now + int((end - now) * proportion + 0.5)
+    return list(range(now, start - 1, -1)) + list(range(now, end + 1))
+
+
+def blend_alpha(frame: int, now: int, annotated: list[int], backward: bool) -> float:
+    """Weight of the new propagation at ``frame`` (1 with no annotated frame beyond it)."""
+    ann = np.asarray(annotated)
+    beyond = ann[ann < now] if backward else ann[ann > now]
+    if len(beyond) == 0:
+        return 1.0
+    edge = beyond.max() if backward else beyond.min()
+    frac = (frame - edge) / (now - edge)
+    return SMALLEST_ALPHA + (1 - SMALLEST_ALPHA) * float(frac)
+
+
+def combine(obj_probs: np.ndarray, th: float = THRESHOLD) -> np.ndarray:
+    """[K, ..., H, W] per-object probabilities -> labels: argmax object if its probability > th."""
+    p = np.asarray(obj_probs)
+    best = p.argmax(0)
+    top = np.take_along_axis(p, best[None], 0)[0]
+    return np.where(top > th, best + 1, 0).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------- backend
+class ATNetBackend(Backend):
+    """ATNet (ECCV 2020) from the user's checkout + weights (CUDA)."""
+
+    name = "atnet"
+    description = "ATNet (ECCV 2020, global/local transfer) from your IVOS-ATNet checkout (CUDA)"
+
+    @classmethod
+    def _check_built(cls, root) -> None:
+        pkg = root / "networks" / "correlation_package"
+        if not (pkg / "correlation.py").is_file():
+            raise ck.BackendUnavailable(f"unzip and build {root}/networks/correlation_package.zip "
+                                        "(IVOS-ATNet README, step 2)")
+
+    @classmethod
+    def availability(cls) -> str | None:
+        try:
+            root = ck.find_checkout(METHOD, None, MARKERS, REPO)
+            ck.find_file(METHOD, "weights", None, "ATNet's network parameters", WEIGHT_NAMES, [root])
+            ck.select_device(METHOD, None, cuda_only=CUDA_REASON)
+            cls._check_built(root)
+        except BackendError as exc:
+            return str(exc)
+        return None
+
+    def __init__(self, root: str | None = None, weights: str | None = None, device: str | None = None,
+                 threshold: float = THRESHOLD, proportion: float = PROPAGATION_PROPORTION):
+        self.root = ck.find_checkout(METHOD, root, MARKERS, REPO)
+        self.weights = ck.find_file(METHOD, "weights", weights, "ATNet's network parameters", WEIGHT_NAMES,
+                                    [self.root])
+        self.device = ck.select_device(METHOD, device, cuda_only=CUDA_REASON)
+        self._check_built(self.root)
+        self.threshold, self.proportion = float(threshold), float(proportion)
+        self.ckout = ck.IsolatedCheckout(self.root, METHOD)
+        try:
+            (atnet,) = self.ckout.load("networks.atnet")
+        except Exception as exc:  # noqa: BLE001
+            raise ck.import_error("ATNet", self.root, exc) from exc
+        import torch
+
+        self.torch = torch
+        with self.ckout.active():
+            net = atnet.ATnet()
+        env = ck.env_name(METHOD, "weights")
+        state = ck.strip_prefix(ck.load_checkpoint(self.weights, "ATNet", env))
+        ck.load_weights_into(net, state, self.weights, "ATNet", env)
+        self.net = net.to(self.device).eval()
+        self.frames = None
+
+    def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
+        frames = ck.check_frames(frames, n_objects)
+        self.sequence, self.frames, self.n_objects = sequence, frames, int(n_objects)
+        T, H, W = frames.shape[:3]
+        self.info = pad_info(H, W)
+        hp, wp = H + sum(self.info[0]), W + sum(self.info[1])
+        self.final = np.zeros((T, H, W), np.int64)
+        self.obj_probs = self.torch.zeros((T, self.n_objects, hp, wp), device=self.device)
+        self.anno6: list = []
+        self.anno3: list = []
+        self.annotated: list[int] = []
+        self.strokes: dict[int, list[dict]] = {}
+
+    def _image(self, t: int):
+        x = self.torch.from_numpy(preprocess_frame(self.frames[t], self.info)).to(self.device)
+        return x[None].expand(self.n_objects, -1, -1, -1)
+
+    def interact(self, scribbles: dict, annotated_frame: int) -> Prediction:
+        if self.frames is None:
+            raise BackendError("call reset() before interact()")
+        torch = self.torch
+        T, H, W = self.frames.shape[:3]
+        new = ck.strokes_per_frame(scribbles, T)
+        now = ck.annotated_frame(scribbles, annotated_frame)
+        for f, s in new.items():
+            ck.check_object_ids(s, self.n_objects, f)
+            self.strokes.setdefault(f, []).extend(s)
+        self.annotated.append(now)
+        first = len(self.annotated) == 1
+        strokes = self.strokes.get(now, [])
+        maps = np.stack([scribble_maps(strokes, k, self.final[now], first) for k in range(1, self.n_objects + 1)])
+        maps_t = torch.from_numpy(pad(maps, self.info)).to(self.device)
+        order = propagation_order(self.annotated, now, T, self.proportion)
+        (ht, hb), (wl, wr) = self.info
+        with self.ckout.active(), torch.no_grad():
+            seen_now, backward = 0, True
+            for t in order:
+                img = self._image(t)
+                if t == now:
+                    seen_now += 1
+                    if seen_now == 2:
+                        backward, adjacent = False, True
+                        continue
+                    logit, anno6 = self.net.forward_ANet(torch.cat([img, maps_t], 1))
+                    prob_anno = torch.sigmoid(logit)
+                    anno3, _, _, r2_anno = self.net.encoder_3ch.forward(img)
+                    self.anno6.append(anno6)
+                    self.anno3.append(anno3)
+                    self.obj_probs[t] = prob_anno[:, 0]
+                    adjacent = True
+                    continue
+                if adjacent:
+                    r2_prev, mask_prev = r2_anno, prob_anno
+                else:
+                    mask_prev = prob_prop
+                adjacent = False
+                logit, r2_prev = self.net.forward_TNet(self.anno3, img, self.anno6, r2_prev, mask_prev)
+                prob_prop = torch.sigmoid(logit)
+                a = blend_alpha(t, now, self.annotated, backward)
+                self.obj_probs[t] = a * prob_prop[:, 0] + (1 - a) * self.obj_probs[t]
+        lo, hi = min(order), max(order)
+        crop = self.obj_probs[lo:hi + 1, :, ht:ht + H, wl:wl + W].permute(1, 0, 2, 3).cpu().numpy()
+        self.final[lo:hi + 1] = combine(crop, self.threshold)
+        return self._prediction()
+
+    def _prediction(self) -> Prediction:
+        (ht, _), (wl, _) = self.info
+        T, H, W = self.final.shape
+
+        snapshot = self.obj_probs.clone()
+        holder = {"p": snapshot}
+
+        def lazy():
+            p = holder["p"][:, :, ht:ht + H, wl:wl + W].permute(1, 0, 2, 3).cpu().numpy()
+            return ck.probs_from_object_probs(p)
+
+        return Prediction(labels=self.final.copy(), _probs=lazy, info={"round": len(self.annotated)})
+
+    def close(self) -> None:
+        self.net = None
+        self.obj_probs = None
