@@ -46,7 +46,8 @@ class ClassicBackend(Backend):
 
     def __init__(self, work_scale: float = 0.5, flow_preset: str = "medium", stroke_px: int = 2,
                  grabcut_iters: int = 4, color_bins: int = 16, color_weight: float = 0.5,
-                 blur_sigma: float = 1.0, fb_tol: float = 10.0, bbox_margin: float = 0.05, verbose: bool = False):
+                 blur_sigma: float = 1.0, fb_tol: float = 10.0, bbox_margin: float = 0.05, max_growth: float = 2.0,
+                 verbose: bool = False):
         """
         Args:
             work_scale: resolution factor of all internal work (0.5: 854x480 -> 427x240).
@@ -60,6 +61,8 @@ class ClassicBackend(Backend):
                 loses 63% of its weight to the colour model.
             bbox_margin: enlargement (fraction of its size) of a stroke's bounding box used as the
                 GrabCut prior when there is no earlier mask for the object.
+            max_growth: an object whose area grows by more than this factor in one propagation
+                step (colour flooding) keeps its purely warped shape for that step.
             verbose: print timings.
         """
         if flow_preset not in ("ultrafast", "fast", "medium"):
@@ -73,6 +76,7 @@ class ClassicBackend(Backend):
         self.blur_sigma = float(blur_sigma)
         self.bbox_margin = float(bbox_margin)
         self.fb_tol = float(fb_tol)
+        self.max_growth = float(max_growth)
         self.verbose = verbose
         self.sequence: str | None = None
         self.frames: np.ndarray | None = None
@@ -177,6 +181,7 @@ class ClassicBackend(Backend):
         if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
             return prior | fg
         try:
+            cv2.setRNGSeed(0)  # GrabCut's k-means init uses OpenCV's global RNG: keep runs repeatable
             bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
             cv2.grabCut(img, gc, None, bgd, fgd, self.grabcut_iters, cv2.GC_INIT_WITH_MASK)
         except cv2.error:
@@ -318,10 +323,10 @@ class ClassicBackend(Backend):
             # re-binarise every step (soft maps diffused step after step shrink the objects)
             lab = _normalise(prior * col ** self.color_weight).argmax(0)
             # the colour model may flood a same-coloured background: an object that grows by more
-            # than 30% in one step keeps its warped shape instead
+            # than max_growth in one step keeps its warped shape instead
             warped_lab = prior.argmax(0)
             for k in range(1, prior.shape[0]):
-                if (lab == k).sum() > 1.3 * (warped_lab == k).sum() + 20:
+                if (lab == k).sum() > self.max_growth * (warped_lab == k).sum() + 20:
                     lab[lab == k] = 0
                     lab[warped_lab == k] = k
             p = self._onehot(lab)

@@ -245,5 +245,52 @@ def strategies():
     out_console.print(table)
 
 
+@main.command()
+@click.option("--participant", required=True, help="participant name (letters, digits, _ - .); the run's strategy is human:<name>")
+@click.option("--ui", default="web", show_default=True, type=click.Choice(["web", "terminal"]),
+              help="web page on 127.0.0.1, or a contact sheet PNG + a frame number typed on stdin")
+@click.option("--port", default=0, show_default=True, type=int, help="port of the web UI on 127.0.0.1 (0 = a free port)")
+@click.option("--no-browser", is_flag=True, help="print the URL but do not open a browser")
+@click.option("--show-quality", is_flag=True, help="show the per-frame quality numbers to the participant")
+@click.option("--backend", default="classic", show_default=True, help="backend name (see 'ivosw-bench backends')")
+@click.option("--dataset", default=None, help="DAVIS-layout folder or a known name (default: the embedded synthetic data)")
+@click.option("--subset", default=None, help="named subset of the dataset")
+@click.option("--sequences", default=None, help="comma-separated sequence names")
+@click.option("--rounds", default=8, show_default=True, type=int, help="interaction rounds per sample (T)")
+@click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="folder of run folders")
+@click.option("--resume", is_flag=True, help="continue this participant's run where it stopped")
+def study(participant, ui, port, no_browser, show_quality, backend, dataset, subset, sequences, rounds, out, resume):
+    """Human-selection study: a person picks the frame to annotate in every round (each choice timed)."""
+    from .results.report import load_run, rich_table
+    from .study import run_study
+
+    path, _ = run_study(dataset=dataset, sequences=_csv(sequences), subset=subset, participant=participant,
+                        backend=backend, rounds=rounds, ui=ui, port=port, open_browser=not no_browser,
+                        show_quality=show_quality, out=out, resume=resume,
+                        echo=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True))
+    out_console.print(rich_table([load_run(path)], title=f"study {path.name}"))
+    out_console.print(f"run folder: {path} (seconds per choice: {path / 'choices.csv'})")
+
+
+@main.command("choice-times")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="folder for choice_times.csv/.md (default: reports/choice_times)")
+def choice_times(runs, out):
+    """Seconds per frame choice: each study participant next to each strategy's latency."""
+    from .study import choice_time_table, write_choice_time_table
+
+    table = Table(title="seconds per frame choice")
+    for col in ("who", "kind", "runs", "choices", "mean s", "median s", "round-AUC"):
+        table.add_column(col, justify="left" if col in ("who", "kind") else "right")
+    fmt = lambda v: "—" if v is None else f"{v:.3g}"
+    for r in choice_time_table(runs):
+        table.add_row(r["label"], r["kind"], str(r["runs"]), str(r["n_choices"]), fmt(r["mean_s"]),
+                      fmt(r["median_s"]), fmt(r["round_auc"]))
+    out_console.print(table)
+    for kind, path in write_choice_time_table(runs, out or Path("reports") / "choice_times").items():
+        out_console.print(f"{kind}: {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

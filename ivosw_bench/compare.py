@@ -27,6 +27,11 @@ def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir
 
     pairs = expand(strategies, seeds)
     for name, _ in pairs:  # fail fast on an unknown strategy before hours of running
+        if name.partition(":")[0] == "human":
+            from .session import RunError
+
+            raise RunError("compare runs strategies unattended; run humans with 'ivosw-bench study' "
+                           "and put them beside strategies with 'ivosw-bench report'")
         strategy_class(name)
     paths = []
     for name, seed in pairs:

@@ -48,7 +48,8 @@ def backend_class(name: str):
 
 
 def strategy_class(name: str):
-    return _load(STRATEGY_GROUP, "strategy", name)
+    """``name`` may carry an argument after a colon (``human:alice``)."""
+    return _load(STRATEGY_GROUP, "strategy", name.partition(":")[0])
 
 
 def make_backend(name: str, **options):
@@ -62,7 +63,14 @@ def make_backend(name: str, **options):
 
 
 def make_strategy(name: str, seed: int = 0, **options):
-    return strategy_class(name)(seed=seed, **options)
+    cls = strategy_class(name)
+    base, sep, arg = name.partition(":")
+    if sep:
+        key = getattr(cls, "name_argument", None)
+        if key is None:
+            raise RegistryError(f"strategy '{base}' takes no ':<argument>' (got '{name}')")
+        options[key] = arg
+    return cls(seed=seed, **options)
 
 
 def backend_table() -> list[dict[str, str]]:

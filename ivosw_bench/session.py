@@ -105,7 +105,8 @@ def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
     dataset = open_dataset(cfg.dataset, sequences=cfg.sequences)
     sequences = dataset.select(cfg.subset, cfg.sequences)
     samples = dataset.samples(sequences)
-    run_id = cfg.name or f"{dataset.name}_{cfg.backend}_{cfg.strategy}_{cfg.setting}_T{cfg.rounds}_seed{cfg.seed}"
+    run_id = cfg.name or (f"{dataset.name}_{cfg.backend}_{cfg.strategy.replace(':', '-')}_{cfg.setting}"
+                          f"_T{cfg.rounds}_seed{cfg.seed}")
     config = dict(dataclasses.asdict(cfg), run_id=run_id, dataset_name=dataset.name,
                   dataset_root=str(dataset.root.resolve()), sequences=sequences, n_samples=len(samples),
                   versions=_versions(), git_commit=_git_commit(), robot_seed=compat.ROBOT_SEED)
@@ -131,7 +132,8 @@ def _loop(cfg, dataset, sequences, todo, store: RunStore, progress) -> None:
 
     T = cfg.rounds
     backend = make_backend(cfg.backend, **cfg.backend_options)
-    strategy = make_strategy(cfg.strategy, seed=cfg.seed, rounds=T, **cfg.strategy_options)
+    extra = {"run_dir": store.path} if getattr(strategy_class(cfg.strategy), "wants_run_dir", False) else {}
+    strategy = make_strategy(cfg.strategy, seed=cfg.seed, rounds=T, **extra, **cfg.strategy_options)
     estimator = make_estimator(cfg.setting)
     with registered(dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
         with DavisInteractiveSession(host="localhost", davis_root=str(dataset.root), subset="train",
@@ -203,6 +205,7 @@ def _loop(cfg, dataset, sequences, todo, store: RunStore, progress) -> None:
                     progress("round", sequence=seq, scribble_idx=scribble_idx, round=t, jf=jf,
                              frame=int(choice))
     backend.close()
+    getattr(strategy, "close", lambda: None)()
 
 
 def load_config(path: Path) -> dict:
