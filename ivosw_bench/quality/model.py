@@ -1,0 +1,236 @@
+"""The quality-assessment (QA) network of the Wild setting (paper, section 3.2).
+
+For each object k in each frame t of a backend's prediction:
+
+1. the object's predicted foreground is ``labels[t] == k`` (``labels`` = the backend's labels, or the
+   argmax of ``probs`` when only probabilities are given; for K = 1 this is ``prob_1 > 0.5``);
+2. its tight box is enlarged 1.5x about its centre (each side) and clipped to the image
+   (:func:`crop_box`);
+3. the RGB frame and the object's probability map ``probs[k, t]`` (one-hot labels when the backend
+   gives none) are cropped to that box and resized to ``input_size`` x ``input_size``
+   (bilinear; the aspect ratio is not kept);
+4. the 4-channel crop (RGB normalised with the ImageNet mean/std, probability mapped to [-1, 1]) goes
+   through a torchvision ResNet (18/34/50, random init, first convolution with 4 input channels) and a
+   fully connected layer to one output, squashed by a sigmoid into [0, 1]: the predicted J&F of that
+   object in that frame.
+
+Frame quality = mean over objects.
+
+**Empty predictions.** When an object has no predicted pixel in a frame there is no box, so the network
+is not run: the object's quality is the checkpoint's constant ``empty_quality``, the mean true J&F of
+the empty predictions seen while generating the training data (0.0 when there were none). On
+DAVIS-style data this is close to 0 (an object predicted absent while present scores J = F = 0); it is
+1 only for the rare frames where the object is really absent, which the estimator cannot tell apart
+without ground truth.
+
+Crops are stored as uint8 ``[S, S, 4]`` (RGB + round(255 * prob)) both in the training data and at
+inference, so that training and inference see exactly the same quantisation.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEPTHS = (18, 34, 50)
+RGB_MEAN = (0.485, 0.456, 0.406)
+RGB_STD = (0.229, 0.224, 0.225)
+ENLARGE = 1.5
+
+
+def default_weights() -> Path:
+    """The shipped weights of the built-in backend: ``<repo>/weights/quality-classic.pt``."""
+    import ivosw_bench
+
+    return Path(ivosw_bench.__file__).resolve().parents[1] / "weights" / "quality-classic.pt"
+
+
+# -- geometry --------------------------------------------------------------------------------------
+def crop_box(mask: np.ndarray, enlarge: float = ENLARGE) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1), half-open, of ``mask``'s tight box enlarged ``enlarge`` x about its centre and
+    clipped to the image; ``None`` when the mask is empty (no box)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    cy, cx = 0.5 * (y0 + y1), 0.5 * (x0 + x1)
+    hh, hw = 0.5 * enlarge * (y1 - y0), 0.5 * enlarge * (x1 - x0)
+    ny0, ny1 = int(np.floor(cy - hh)), int(np.ceil(cy + hh))
+    nx0, nx1 = int(np.floor(cx - hw)), int(np.ceil(cx + hw))
+    return max(0, ny0), min(h, ny1), max(0, nx0), min(w, nx1)
+
+
+def crop_object(frame: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, int],
+                size: int) -> np.ndarray:
+    """uint8 [size, size, 4]: RGB crop + round(255 * prob) crop, bilinear resize."""
+    import cv2
+
+    y0, y1, x0, x1 = box
+    rgb = cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1]), (size, size), interpolation=cv2.INTER_LINEAR)
+    p = prob[y0:y1, x0:x1]
+    if p.dtype != np.uint8:
+        p = np.clip(np.rint(p * 255.0), 0, 255).astype(np.uint8)
+    p = cv2.resize(np.ascontiguousarray(p), (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.concatenate([rgb, p[..., None]], axis=-1)
+
+
+def object_crops(frames: np.ndarray, labels: np.ndarray | None = None, probs: np.ndarray | None = None,
+                 size: int = 128, n_objects: int | None = None, frame_ids=None):
+    """All (frame, object) crops of a prediction.
+
+    ``frames`` [T, H, W, 3] uint8; ``labels`` [T, H, W] int and/or ``probs`` [K+1, T, H, W] float
+    (labels default to argmax(probs); probs default to one-hot labels).
+    Returns ``(crops [N, size, size, 4] uint8, index [N, 2] (t, k-1), empty bool [T, K])`` where the N
+    crops are the non-empty (t, k) pairs in order and ``empty[t, k-1]`` marks objects with no pixel.
+    """
+    if labels is None and probs is None:
+        raise ValueError("object_crops needs labels or probs")
+    T = len(frames)
+    if n_objects is None:
+        n_objects = probs.shape[0] - 1 if probs is not None else int(np.max(labels))
+    K = n_objects
+    frame_ids = range(T) if frame_ids is None else frame_ids
+    crops, index = [], []
+    empty = np.zeros((T, K), bool)
+    for t in frame_ids:
+        lab = np.asarray(labels[t]) if labels is not None else np.asarray(probs[:, t]).argmax(0)
+        for k in range(1, K + 1):
+            mask = lab == k
+            box = crop_box(mask)
+            if box is None:
+                empty[t, k - 1] = True
+                continue
+            prob = np.asarray(probs[k, t]) if probs is not None else mask.astype(np.uint8) * 255
+            crops.append(crop_object(frames[t], prob, box, size))
+            index.append((t, k - 1))
+    arr = np.stack(crops) if crops else np.zeros((0, size, size, 4), np.uint8)
+    return arr, np.asarray(index, np.int64).reshape(-1, 2), empty
+
+
+# -- network ---------------------------------------------------------------------------------------
+@dataclass
+class QAConfig:
+    depth: int = 18
+    input_size: int = 128
+    crop_size: int = 128  # size crops are cut at (training data); resized to input_size by to_input
+    enlarge: float = ENLARGE
+    rgb_mean: tuple = RGB_MEAN
+    rgb_std: tuple = RGB_STD
+    empty_quality: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def build_net(depth: int = 18):
+    """torchvision ResNet-``depth`` (random init) with a 4-channel first convolution and a 1-output FC."""
+    import torch.nn as nn
+    import torchvision
+
+    if depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {DEPTHS}, not {depth}")
+    net = getattr(torchvision.models, f"resnet{depth}")(weights=None, num_classes=1)
+    net.conv1 = nn.Conv2d(4, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+    return net
+
+
+def to_input(crops, cfg: QAConfig, device=None):
+    """uint8 crops [N, S, S, 4] (numpy or tensor) -> normalised float tensor [N, 4, s, s] at cfg.input_size."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.as_tensor(crops)
+    if device is not None:
+        x = x.to(device)
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[-1] != cfg.input_size or x.shape[-2] != cfg.input_size:
+        x = F.interpolate(x, size=(cfg.input_size, cfg.input_size), mode="bilinear", align_corners=False,
+                          antialias=True)
+    mean = torch.tensor(list(cfg.rgb_mean) + [0.5], device=x.device).view(1, 4, 1, 1)
+    std = torch.tensor(list(cfg.rgb_std) + [0.5], device=x.device).view(1, 4, 1, 1)
+    return (x - mean) / std
+
+
+def pick_device(device: str = "auto"):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class QualityModel:
+    """A QA network with its configuration; ``predict_video`` gives per-frame and per-object quality."""
+
+    def __init__(self, cfg: QAConfig | None = None, net=None, meta: dict | None = None, device: str = "auto"):
+        self.cfg = cfg or QAConfig()
+        self.device = pick_device(device)
+        self.net = (net or build_net(self.cfg.depth)).to(self.device)
+        self.net.eval()
+        self.meta = meta or {}
+
+    # -- persistence -------------------------------------------------------------------------------
+    def state(self, fp16: bool = False) -> dict:
+        sd = {k: (v.detach().half() if fp16 and v.is_floating_point() else v.detach()).cpu()
+              for k, v in self.net.state_dict().items()}
+        return {"format": "ivosw-qa-1", "config": asdict(self.cfg), "state_dict": sd, "meta": self.meta}
+
+    def save(self, path, fp16: bool = False) -> Path:
+        import torch
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(self.state(fp16), tmp)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_state(cls, ckpt: dict, device: str = "auto") -> "QualityModel":
+        cfgd = dict(ckpt["config"])
+        cfgd["rgb_mean"], cfgd["rgb_std"] = tuple(cfgd["rgb_mean"]), tuple(cfgd["rgb_std"])
+        cfg = QAConfig(**cfgd)
+        net = build_net(cfg.depth)
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+        return cls(cfg, net, meta=ckpt.get("meta", {}), device=device)
+
+    @classmethod
+    def load(cls, path=None, device: str = "auto") -> "QualityModel":
+        """Load a checkpoint from a local path (default: the shipped ``weights/quality-classic.pt``)."""
+        import torch
+
+        path = Path(path) if path is not None else default_weights()
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: quality network weights not found")
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if "config" not in ckpt or "state_dict" not in ckpt:
+            raise ValueError(f"{path}: not an ivosw-bench quality checkpoint")
+        return cls.from_state(ckpt, device=device)
+
+    # -- inference ---------------------------------------------------------------------------------
+    def predict_crops(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Predicted J&F in [0, 1] of uint8 crops [N, S, S, 4]."""
+        import torch
+
+        out = np.zeros(len(crops), np.float32)
+        self.net.eval()
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch_size):
+                x = to_input(crops[i:i + batch_size], self.cfg, self.device)
+                out[i:i + batch_size] = torch.sigmoid(self.net(x)).squeeze(1).float().cpu().numpy()
+        return out
+
+    def predict_video(self, frames: np.ndarray, probs: np.ndarray | None = None,
+                      labels: np.ndarray | None = None, n_objects: int | None = None,
+                      batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """(q [T], q_objects [T, K]) for a whole video: frames [T, H, W, 3] uint8, probs [K+1, T, H, W]
+        and/or labels [T, H, W]. Objects with no predicted pixel get ``cfg.empty_quality``."""
+        crops, index, empty = object_crops(frames, labels=labels, probs=probs, size=self.cfg.crop_size,
+                                           n_objects=n_objects)
+        q_obj = np.full(empty.shape, self.cfg.empty_quality, np.float32)
+        if len(crops):
+            q_obj[index[:, 0], index[:, 1]] = self.predict_crops(crops, batch_size)
+        q = q_obj.mean(axis=1) if q_obj.shape[1] else np.full(len(frames), self.cfg.empty_quality, np.float32)
+        return q.astype(np.float32), q_obj
