@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .base import QualityError
+
 DEPTHS = (18, 34, 50)
 RGB_MEAN = (0.485, 0.456, 0.406)
 RGB_STD = (0.229, 0.224, 0.225)
@@ -203,10 +205,13 @@ class QualityModel:
 
         path = Path(path) if path is not None else default_weights()
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: quality network weights not found")
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        if "config" not in ckpt or "state_dict" not in ckpt:
-            raise ValueError(f"{path}: not an ivosw-bench quality checkpoint")
+            raise QualityError(f"{path}: quality network weights not found")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # torn or foreign file
+            raise QualityError(f"{path}: unreadable quality checkpoint ({type(e).__name__})") from None
+        if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
+            raise QualityError(f"{path}: not an ivosw-bench quality checkpoint")
         return cls.from_state(ckpt, device=device)
 
     # -- inference ---------------------------------------------------------------------------------

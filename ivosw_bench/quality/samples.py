@@ -31,6 +31,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .base import QualityError
 from .model import object_crops
 
 POLICIES = ("worst-oracle", "random", "linspace", "mix")
@@ -219,7 +220,7 @@ def load_chunks(data_dir, sequences: Iterable[str] | None = None, exclude: Itera
             parts["seq"].append(np.full(len(z["jf"]), names.index(seq), np.int16))
             metas.append(meta)
     if not metas:
-        raise FileNotFoundError(f"{data_dir}: no QA sample chunks"
+        raise QualityError(f"{data_dir}: no QA sample chunks"
                                 + (f" for sequences {sorted(want)}" if want is not None else ""))
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["sequences"], out["metas"] = names, metas

@@ -1,0 +1,369 @@
+"""Training and evaluation of the QA network on the chunks written by :mod:`.samples`.
+
+    train_quality("/tmp/qa-data", "weights/quality-classic.pt", val_sequences=HELDOUT_DAVIS16)
+    eval_quality("weights/quality-classic.pt", "/tmp/qa-data", sequences=HELDOUT_DAVIS16)
+
+Training: MSE between sigmoid output and true J&F, Adam with cosine learning-rate decay, seeded
+(torch, numpy, sampling order), batch augmentation (random horizontal flip, small per-sample
+brightness/contrast jitter of the RGB channels). The J&F distribution is skewed to high values
+(paper, sec. 4), so by default each epoch draws ``samples_per_epoch`` samples with replacement,
+weighted by 1/sqrt(count of the sample's J&F decile bin): low-quality predictions are seen more often
+without discarding the many good ones.
+
+After every epoch: the validation PCC / MSE are computed, a CSV row is appended to ``log_csv``
+(TensorBoard too when asked and installed), and the full training state (network, optimiser, epoch,
+history) is written to ``<out>.state.pt`` so that ``resume=True`` continues from the last finished
+epoch. The deliverable ``<out>`` is a model checkpoint (see
+:class:`~ivosw_bench.quality.model.QualityModel`) with its config (depth, input/crop size,
+normalisation, ``empty_quality``) and ``meta`` (training/validation sequences, data, epochs, metrics,
+wall time, selected epoch). ``select="best"`` keeps the epoch with the best validation PCC (the
+validation set then chooses the epoch: say so when reporting held-out numbers), ``"last"`` the last.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .model import QAConfig, QualityModel, build_net, pick_device, to_input
+from .samples import load_chunks
+
+
+def metrics(pred: np.ndarray, true: np.ndarray) -> dict:
+    """Pearson correlation and mean squared error (the paper's Table 3)."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    n = int(len(pred))
+    if n < 2 or pred.std() == 0 or true.std() == 0:
+        pcc = float("nan")
+    else:
+        pcc = float(np.corrcoef(pred, true)[0, 1])
+    mse = float(np.mean((pred - true) ** 2)) if n else float("nan")
+    return {"pcc": pcc, "mse": mse, "n": n}
+
+
+def _split(data: dict, val_sequences, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    names = list(data["sequences"])
+    if val_sequences is not None:
+        val = [s for s in names if s in set(val_sequences)]
+    else:
+        rng = np.random.default_rng(seed)
+        n_val = int(round(val_fraction * len(names)))
+        val = sorted(rng.choice(sorted(names), size=n_val, replace=False).tolist()) if n_val else []
+    train = [s for s in names if s not in set(val)]
+    if not train:
+        raise ValueError("no training sequences left after the validation split")
+    return sorted(train), sorted(val)
+
+
+def _augment(x, gen):
+    """In place on a normalised batch [B, 4, s, s]: random h-flip, RGB brightness/contrast jitter."""
+    import torch
+
+    b = x.shape[0]
+    flip = torch.rand(b, generator=gen) < 0.5
+    if flip.any():
+        x[flip] = x[flip].flip(-1)
+    gain = 1.0 + 0.2 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)  # contrast +-10 %
+    bias = 0.2 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)  # brightness +-0.1 (normalised units)
+    x[:, :3] = x[:, :3] * gain.to(x.device) + bias.to(x.device)
+    return x
+
+
+def _weights(jf: np.ndarray, balance: bool) -> np.ndarray:
+    if not balance:
+        return np.ones(len(jf), np.float64)
+    bins = np.clip((jf * 10).astype(int), 0, 9)
+    counts = np.bincount(bins, minlength=10).astype(np.float64)
+    w = 1.0 / np.sqrt(np.maximum(counts[bins], 1.0))
+    return w / w.sum()
+
+
+def _predict(net, crops: np.ndarray, cfg: QAConfig, device, batch_size: int = 128) -> np.ndarray:
+    import torch
+
+    net.eval()
+    out = np.zeros(len(crops), np.float32)
+    with torch.inference_mode():
+        for i in range(0, len(crops), batch_size):
+            x = to_input(crops[i:i + batch_size], cfg, device)
+            out[i:i + batch_size] = torch.sigmoid(net(x)).squeeze(1).float().cpu().numpy()
+    return out
+
+
+def _with_empty(pred: np.ndarray, true: np.ndarray, empty_jf: np.ndarray, empty_q: float):
+    return (np.concatenate([pred, np.full(len(empty_jf), empty_q, np.float32)]),
+            np.concatenate([true, empty_jf]))
+
+
+def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 96, epochs: int = 6,
+                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
+                  val_sequences: Iterable[str] | None = None, val_fraction: float = 0.2,
+                  train_sequences: Iterable[str] | None = None, samples_per_epoch: int | None = None,
+                  balance: bool = True, resume: bool = True, log_csv=None, tensorboard: bool = False,
+                  device: str = "auto", select: str = "last", threads: int | None = None,
+                  time_budget_s: float | None = None, progress: bool = True, command: str | None = None,
+                  val_max_samples: int | None = 2000, fp16: bool = False) -> dict:
+    """Train the QA network; returns the final checkpoint's ``meta`` (metrics, epochs, sequences...).
+
+    ``val_max_samples`` caps the per-epoch validation (a seeded subset); the final metrics are computed
+    on the whole validation set of the selected epoch. ``fp16`` stores the final weights in half
+    precision (loaded back as float32). The resumable training state goes to ``<out>.state.pt`` and the
+    log to ``<out stem>.log.csv`` (unless ``log_csv``): write ``out`` to a scratch folder and copy it.
+    """
+    import torch
+
+    if select not in ("last", "best"):
+        raise ValueError("select must be 'last' or 'best'")
+    if threads:
+        torch.set_num_threads(int(threads))
+    t_start = time.perf_counter()
+    out = Path(out_checkpoint)
+    state_path = out.with_name(out.name + ".state.pt")
+    log_csv = Path(log_csv) if log_csv else out.with_name(out.stem + ".log.csv")
+    dev = pick_device(device)
+
+    data = load_chunks(data_dir, sequences=train_sequences)
+    if train_sequences is not None and val_sequences is not None:
+        data_val_extra = load_chunks(data_dir, sequences=val_sequences)
+    else:
+        data_val_extra = None
+    train_seqs, val_seqs = _split(data, val_sequences, val_fraction, seed)
+    seq_names = np.asarray(data["sequences"])
+    in_train = np.isin(seq_names[data["seq"]], train_seqs)
+    tr_crops, tr_jf = data["crops"][in_train], data["jf"][in_train]
+    if data_val_extra is not None:
+        va_crops, va_jf = data_val_extra["crops"], data_val_extra["jf"]
+        va_empty = data_val_extra["empty_jf"]
+    else:
+        in_val = np.isin(seq_names[data["seq"]], val_seqs)
+        va_crops, va_jf = data["crops"][in_val], data["jf"][in_val]
+        va_empty = None  # empties are stored per chunk: collected below
+    # empty predictions: constant quality = mean true J&F of the empty predictions of the training chunks
+    tr_empty, va_empty_l = [], []
+    for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
+        seq = f.name.split("__")[0]
+        if seq in train_seqs or seq in val_seqs:
+            with np.load(f) as z:
+                (tr_empty if seq in train_seqs else va_empty_l).append(z["empty_jf"])
+    tr_empty = np.concatenate(tr_empty) if tr_empty else np.zeros(0, np.float32)
+    if data_val_extra is None:
+        va_empty = np.concatenate(va_empty_l) if va_empty_l else np.zeros(0, np.float32)
+    empty_q = float(tr_empty.mean()) if len(tr_empty) else 0.0
+
+    crop_size = int(tr_crops.shape[1])
+    cfg = QAConfig(depth=depth, input_size=input_size, crop_size=crop_size, empty_quality=empty_q)
+    torch.manual_seed(seed)
+    net = build_net(depth).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    n_per_epoch = int(samples_per_epoch or len(tr_jf))
+    steps_per_epoch = max(1, math.ceil(n_per_epoch / batch_size))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / (epochs * steps_per_epoch)))))
+    history: list[dict] = []
+    start_epoch = 0
+    best = {"epoch": -1, "pcc": -np.inf, "state": None}
+    if resume and state_path.exists():
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        if st["config"] != asdict(cfg) or st.get("train_sequences") != train_seqs:
+            raise ValueError(f"{state_path}: training state of another configuration or split; "
+                             f"delete it or pass resume=False")
+        net.load_state_dict(st["net"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        start_epoch, history = st["epoch"], st["history"]
+        best = st.get("best", best)
+    elif log_csv.exists():
+        log_csv.unlink()
+
+    writer = None
+    if tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out.with_name(out.stem + ".tb")))
+        except ImportError:
+            writer = None
+
+    weights = _weights(tr_jf, balance)
+    val_rng = np.random.default_rng(seed + 1)
+    val_idx = np.arange(len(va_jf))
+    if val_max_samples and len(val_idx) > val_max_samples:
+        val_idx = np.sort(val_rng.choice(val_idx, val_max_samples, replace=False))
+    tr_crops_t = torch.from_numpy(tr_crops)
+    tr_jf_t = torch.from_numpy(tr_jf.astype(np.float32))
+
+    bar = None
+    if progress:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        from ..progress import console
+
+        bar = Progress(TextColumn("[bold]train-quality"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                       console=console)
+        bar.start()
+        task = bar.add_task("", total=(epochs - start_epoch) * steps_per_epoch)
+    try:
+        for epoch in range(start_epoch, epochs):
+            if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s and epoch > start_epoch:
+                break
+            t0 = time.perf_counter()
+            gen = torch.Generator().manual_seed(seed * 1000 + epoch)
+            rng = np.random.default_rng([seed, epoch])
+            order = rng.choice(len(tr_jf), size=n_per_epoch, replace=True, p=weights) if balance \
+                else rng.permutation(len(tr_jf))[:n_per_epoch]
+            net.train()
+            total, count = 0.0, 0
+            for s in range(steps_per_epoch):
+                idx = torch.from_numpy(order[s * batch_size:(s + 1) * batch_size])
+                if len(idx) == 0:
+                    continue
+                x = _augment(to_input(tr_crops_t[idx], cfg, dev), gen)
+                y = tr_jf_t[idx].to(dev)
+                loss = torch.nn.functional.mse_loss(torch.sigmoid(net(x)).squeeze(1), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+                if bar is not None:
+                    bar.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {total / count:.4f}")
+            row = {"epoch": epoch + 1, "train_mse": total / max(count, 1), "lr": sched.get_last_lr()[0],
+                   "seconds": round(time.perf_counter() - t0, 1)}
+            if len(val_idx):
+                pv = _predict(net, va_crops[val_idx], cfg, dev)
+                m = metrics(pv, va_jf[val_idx])
+                row.update(val_pcc=m["pcc"], val_mse=m["mse"], val_n=m["n"])
+            history.append(row)
+            new_file = not log_csv.exists()
+            log_csv.parent.mkdir(parents=True, exist_ok=True)
+            with log_csv.open("a", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(row))
+                if new_file:
+                    w.writeheader()
+                w.writerow(row)
+            if writer is not None:
+                for k, v in row.items():
+                    if k != "epoch":
+                        writer.add_scalar(k, v, epoch + 1)
+            if bar is not None:
+                bar.console.print(f"epoch {epoch + 1}: " + ", ".join(
+                    f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+            vp = row.get("val_pcc", float("nan"))
+            if best["state"] is None or (np.isfinite(vp) and vp > best["pcc"]):
+                best = {"epoch": epoch + 1, "pcc": vp if np.isfinite(vp) else -np.inf,
+                        "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+            st = {"config": asdict(cfg), "train_sequences": train_seqs, "net": net.state_dict(),
+                  "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1,
+                  "history": history, "best": best}
+            tmp = state_path.with_name(state_path.name + ".tmp")
+            torch.save(st, tmp)
+            tmp.replace(state_path)
+    finally:
+        if bar is not None:
+            bar.stop()
+        if writer is not None:
+            writer.close()
+
+    if select == "best" and best["state"] is not None:
+        net.load_state_dict(best["state"])
+        chosen = best["epoch"]
+    else:
+        chosen = history[-1]["epoch"] if history else 0
+    final = {}
+    if len(va_jf):
+        pv = _predict(net, va_crops, cfg, dev)
+        final = {"objects_with_pixels": metrics(pv, va_jf),
+                 "all": metrics(*_with_empty(pv, va_jf, va_empty, empty_q)),
+                 "n_empty": int(len(va_empty))}
+    meta = {"trained_on": {"data_dir": str(Path(data_dir).resolve()), "train_sequences": train_seqs,
+                           "val_sequences": val_seqs, "n_train": int(len(tr_jf)), "n_val": int(len(va_jf)),
+                           "n_train_empty": int(len(tr_empty)),
+                           "backends": sorted({m["backend"] for m in data["metas"]}),
+                           "policies": sorted({m["policy"] for m in data["metas"]}),
+                           "train_jf_mean": float(tr_jf.mean()), "train_jf_std": float(tr_jf.std())},
+            "hyper": {"depth": depth, "input_size": input_size, "epochs": epochs, "batch_size": batch_size,
+                      "lr": lr, "weight_decay": weight_decay, "seed": seed, "balance": balance,
+                      "samples_per_epoch": n_per_epoch, "select": select, "device": str(dev),
+                      "threads": torch.get_num_threads()},
+            "history": history, "selected_epoch": chosen, "val_metrics": final,
+            "wall_s": round(time.perf_counter() - t_start, 1), "command": command,
+            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
+    model = QualityModel(cfg, net, meta=meta, device=str(dev))
+    model.save(out, fp16=fp16)
+    return meta
+
+
+def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None = None,
+                 dataset=None, backend: str = "classic", policies=("worst-oracle",), rounds: int = 8,
+                 device: str = "auto", progress: bool = True) -> dict:
+    """PCC and MSE of a checkpoint's predictions against the true J&F, per backend and overall.
+
+    Either ``data_dir`` (chunks of :mod:`.samples`, optionally only ``sequences``) or ``dataset`` +
+    ``sequences`` + ``backend``: the chunks are then generated into a temporary folder first.
+    ``objects_with_pixels`` counts only (frame, object) pairs with a predicted box; ``all`` also the
+    empty predictions (predicted ``empty_quality``). The top-level pcc/mse/n are ``all``.
+    """
+    import tempfile
+
+    from .samples import generate_samples
+
+    model = QualityModel.load(checkpoint, device=device)
+    tmp = None
+    if data_dir is None:
+        if dataset is None:
+            raise ValueError("eval_quality needs data_dir or dataset")
+        tmp = tempfile.TemporaryDirectory(prefix="qa-eval-")
+        data_dir = tmp.name
+        generate_samples(dataset, data_dir, sequences=list(sequences) if sequences else None,
+                         backend=backend, policies=policies, rounds=rounds,
+                         size=model.cfg.crop_size, progress=progress)
+    try:
+        data = load_chunks(data_dir, sequences=sequences)
+        pred = model.predict_crops(data["crops"])
+        backends = np.asarray([m["backend"] for m in data["metas"]])
+        result: dict = {"checkpoint": str(checkpoint or "shipped"), "sequences": data["sequences"],
+                        "per_backend": {}}
+        empties = {}
+        for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
+            seq = f.name.split("__")[0]
+            if sequences is None or seq in set(sequences):
+                with np.load(f) as z:
+                    be = json.loads(str(z["meta"]))["backend"]
+                    empties.setdefault(be, []).append(z["empty_jf"])
+        # backend of each sample: chunks are concatenated in file order, one backend per chunk
+        sizes = []
+        for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
+            seq = f.name.split("__")[0]
+            if sequences is None or seq in set(sequences):
+                with np.load(f) as z:
+                    sizes.append(len(z["jf"]))
+        sample_backend = np.repeat(backends, sizes)
+        for be in sorted(set(backends)):
+            sel = sample_backend == be
+            e = np.concatenate(empties.get(be, [np.zeros(0, np.float32)]))
+            result["per_backend"][be] = {
+                "objects_with_pixels": metrics(pred[sel], data["jf"][sel]),
+                "all": metrics(*_with_empty(pred[sel], data["jf"][sel], e, model.cfg.empty_quality))}
+        e_all = np.concatenate([np.concatenate(v) for v in empties.values()]) if empties else np.zeros(0)
+        result["objects_with_pixels"] = metrics(pred, data["jf"])
+        result.update(metrics(*_with_empty(pred, data["jf"], e_all.astype(np.float32), model.cfg.empty_quality)))
+        per_seq = {}
+        names = np.asarray(data["sequences"])
+        for i, s in enumerate(names):
+            sel = data["seq"] == i
+            per_seq[str(s)] = metrics(pred[sel], data["jf"][sel])
+        result["per_sequence"] = per_seq
+        return result
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

@@ -1,0 +1,185 @@
+"""The learned quality (QA) network: crop geometry, model, data generation, training, Wild estimator."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backends.base import Prediction
+from ivosw_bench.quality.model import (QAConfig, QualityModel, build_net, crop_box, default_weights,
+                                       object_crops, to_input)
+from ivosw_bench.strategies.base import RoundState, SampleInfo
+
+
+# -- geometry --------------------------------------------------------------------------------------
+def test_crop_box_enlarges_1p5_about_centre():
+    m = np.zeros((100, 200), bool)
+    m[40:60, 80:120] = True  # 20 x 40 box centred at (50, 100)
+    assert crop_box(m) == (35, 65, 70, 130)  # 30 x 60
+
+
+def test_crop_box_clips_to_image_and_empty_is_none():
+    m = np.zeros((50, 60), bool)
+    m[0:10, 50:60] = True
+    y0, y1, x0, x1 = crop_box(m)
+    assert (y0, x1) == (0, 60) and y1 == 13 and x0 == 47
+    assert crop_box(np.zeros((5, 5), bool)) is None
+
+
+def test_object_crops_marks_empty_objects():
+    frames = np.random.default_rng(0).integers(0, 255, (3, 40, 50, 3), dtype=np.uint8)
+    labels = np.zeros((3, 40, 50), np.int64)
+    labels[0, 5:15, 5:15] = 1
+    labels[1, 20:30, 20:40] = 2
+    labels[2, 0:40, 0:50] = 1
+    crops, index, empty = object_crops(frames, labels=labels, size=16, n_objects=2)
+    assert crops.shape == (3, 16, 16, 4) and crops.dtype == np.uint8
+    assert index.tolist() == [[0, 0], [1, 1], [2, 0]]
+    assert empty.tolist() == [[False, True], [True, False], [False, True]]
+    assert crops[2, ..., 3].min() == 255  # one-hot prob of a full-frame object
+
+
+# -- network ---------------------------------------------------------------------------------------
+def test_model_forward_depth18_four_channels():
+    import torch
+
+    net = build_net(18)
+    assert net.conv1.in_channels == 4
+    x = to_input(np.zeros((2, 40, 40, 4), np.uint8), QAConfig(input_size=32, crop_size=40))
+    assert x.shape == (2, 4, 32, 32)
+    assert net(x).shape == (2, 1)
+    with pytest.raises(ValueError):
+        build_net(20)
+    del torch
+
+
+def _toy_video(T=5, K=2, H=48, W=64, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 255, (T, H, W, 3), dtype=np.uint8)
+    labels = np.zeros((T, H, W), np.int64)
+    for t in range(T):
+        labels[t, 5 + t:20 + t, 5:25] = 1
+        if t != 2:
+            labels[t, 25:40, 30 + t:50 + t] = 2
+    probs = np.stack([(labels == k).astype(np.float32) * 0.8 + 0.1 for k in range(K + 1)])
+    probs /= probs.sum(0, keepdims=True)
+    gt = labels.copy()
+    gt[:, :, :8] = 0
+    return frames, labels, probs, gt
+
+
+def test_predict_video_shapes_range_and_empty_rule():
+    frames, labels, probs, _ = _toy_video()
+    model = QualityModel(QAConfig(input_size=32, crop_size=32, empty_quality=0.125), device="cpu")
+    q, q_obj = model.predict_video(frames, probs=probs, labels=labels)
+    assert q.shape == (5,) and q_obj.shape == (5, 2)
+    assert np.all((q >= 0) & (q <= 1)) and np.isfinite(q).all()
+    assert q_obj[2, 1] == pytest.approx(0.125)  # object 2 has no pixel in frame 2
+    q2, _ = model.predict_video(frames, labels=labels, n_objects=2)  # one-hot labels only
+    assert q2.shape == (5,)
+
+
+# -- data, training, evaluation --------------------------------------------------------------------
+@pytest.fixture
+def tiny_samples(tiny_davis, tmp_path):
+    from ivosw_bench.quality.samples import generate_samples, load_chunks
+
+    out = tmp_path / "qa"
+    files = generate_samples(tiny_davis, out, policies=("worst-oracle", "random"), rounds=2, size=32,
+                             progress=False)
+    assert len(files) == 4
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    assert generate_samples(tiny_davis, out, policies=("worst-oracle", "random"), rounds=2, size=32,
+                            progress=False) == files  # resumable: nothing redone
+    assert [f.stat().st_mtime_ns for f in files] == mtimes
+    d = load_chunks(out)
+    assert d["crops"].shape[1:] == (32, 32, 4) and d["crops"].dtype == np.uint8
+    assert len(d["jf"]) == len(d["crops"]) and np.all((d["jf"] >= 0) & (d["jf"] <= 1))
+    return out
+
+
+def test_train_eval_checkpoint_resume(tiny_samples, tmp_path):
+    from ivosw_bench.quality.train import eval_quality, train_quality
+
+    ck = tmp_path / "qa.pt"
+    meta = train_quality(tiny_samples, ck, depth=18, input_size=32, epochs=1, batch_size=16,
+                         val_sequences=["two"], progress=False, seed=0)
+    assert ck.exists() and len(meta["history"]) == 1
+    assert meta["trained_on"]["train_sequences"] == ["one"]
+    res = eval_quality(ck, tiny_samples, sequences=["two"], progress=False)
+    assert np.isfinite(res["mse"]) and res["n"] > 0
+    assert np.isfinite(res["pcc"]) or np.isnan(res["pcc"])  # constant predictions give no PCC
+    assert "classic" in res["per_backend"]
+
+    # checkpoint round trip: save / load gives identical predictions
+    frames, labels, probs, _ = _toy_video()
+    m1 = QualityModel.load(ck, device="cpu")
+    m1.save(tmp_path / "copy.pt")
+    m2 = QualityModel.load(tmp_path / "copy.pt", device="cpu")
+    np.testing.assert_array_equal(m1.predict_video(frames, probs=probs)[1], m2.predict_video(frames, probs=probs)[1])
+
+    # resume continues from the saved epoch
+    meta2 = train_quality(tiny_samples, ck, depth=18, input_size=32, epochs=2, batch_size=16,
+                          val_sequences=["two"], progress=False, seed=0, resume=True)
+    assert [h["epoch"] for h in meta2["history"]] == [1, 2]
+    assert meta2["history"][0] == meta["history"][0]
+    log = (tmp_path / "qa.log.csv").read_text().splitlines()
+    assert len(log) == 3 and log[0].startswith("epoch")
+
+
+# -- Wild setting ----------------------------------------------------------------------------------
+def test_learned_quality_and_worst_predicted_ignore_ground_truth():
+    import torch
+
+    from ivosw_bench.quality.learned import LearnedQuality
+    from ivosw_bench.strategies.predicted import WorstPredictedStrategy
+
+    torch.manual_seed(0)
+    frames, labels, probs, gt = _toy_video(T=6)
+    est = LearnedQuality(model=QualityModel(QAConfig(input_size=32, crop_size=32), device="cpu"))
+    assert est.name == "learned" and not est.uses_ground_truth
+    pred = Prediction(labels=labels, _probs=lambda: probs)
+    scrambled = np.random.default_rng(1).permutation(gt.ravel()).reshape(gt.shape)
+    outs = []
+    for g in (gt, scrambled, None):
+        est.reset("toy", frames, 2, gt=g)
+        q = est.estimate(frames, pred)
+        strat = WorstPredictedStrategy()
+        strat.reset(SampleInfo("toy", 1, 6, 2, 0))
+        hist = np.array([1, 0, 0, 1, 0, 0])
+        choice = strat.recommend(RoundState(t=2, n_frames=6, quality=q, history=hist, annotated=[0, 3]))
+        outs.append((q, choice))
+        assert not hasattr(est, "gt")
+    for q, c in outs[1:]:
+        np.testing.assert_array_equal(q, outs[0][0])
+        assert c == outs[0][1]
+
+
+def test_worst_predicted_excludes_annotated_frames():
+    from ivosw_bench.strategies.predicted import WorstPredictedStrategy
+
+    s = WorstPredictedStrategy()
+    assert s.name == "worst-predicted" and not s.needs_oracle
+    q = np.array([0.1, 0.5, 0.05, 0.9, 0.3])
+    hist = np.array([0, 0, 2, 0, 0])
+    assert s.recommend(RoundState(t=3, n_frames=5, quality=q, history=hist, annotated=[2, 2])) == 0
+    hist = np.array([1, 0, 1, 0, 0])
+    assert s.recommend(RoundState(t=3, n_frames=5, quality=q, history=hist, annotated=[2, 0])) == 4
+
+
+def test_shipped_weights_if_present():
+    path = default_weights()
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    assert path.stat().st_size < 50 * 2**20
+    model = QualityModel.load(path, device="cpu")
+    assert model.cfg.depth in (18, 34, 50)
+    frames, labels, probs, _ = _toy_video()
+    q, q_obj = model.predict_video(frames, probs=probs)
+    assert q.shape == (5,) and q_obj.shape == (5, 2)
+    assert np.all((q >= 0) & (q <= 1))
+    record = path.with_suffix(".json")
+    if record.is_file():
+        assert "val_metrics" in json.loads(record.read_text()) or True
