@@ -61,6 +61,8 @@ def _run_options(f):
         click.option("--rounds", default=8, show_default=True, type=int, help="interaction rounds per sample (T)"),
         click.option("--setting", default="oracle", show_default=True, type=click.Choice(["oracle", "wild"]),
                      help="what strategies may see: oracle = GT per-frame J&F, wild = predicted quality"),
+        click.option("--quality-weights", default=None, type=click.Path(dir_okay=False),
+                     help="QA network checkpoint for the wild setting (default: weights/quality-classic.pt)"),
         click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="folder of run folders"),
         click.option("--resume", is_flag=True, help="continue an existing run folder (a killed run)"),
         click.option("--overwrite", is_flag=True, help="delete an existing run folder and start again"),
@@ -76,7 +78,8 @@ def _base_config(**kw):
 
     return RunConfig(backend=kw["backend"], dataset=kw["dataset"], subset=kw["subset"],
                      sequences=_csv(kw["sequences"]), rounds=kw["rounds"], setting=kw["setting"],
-                     out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"])
+                     out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"],
+                     quality_weights=kw["quality_weights"])
 
 
 @main.command()
@@ -117,6 +120,34 @@ def compare(strategies, seeds, report_dir, quiet, **kw):
     out_console.print(rich_table(runs))
     for kind, path in files.items():
         out_console.print(f"{kind}: {path}")
+
+
+@main.command("train-agent")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="training folder (checkpoint, curves, summary); an existing one is resumed")
+@click.option("--dataset", default=None, help="DAVIS-layout folder or known name [default: davis16-train]")
+@click.option("--backend", default=None, help="backend of the environment [default: classic]")
+@click.option("--env-scale", type=float, default=None, help="run the environment on video downscaled by this factor [default: 1.0]")
+@click.option("--steps", "total_steps", type=int, default=None, help="environment steps [default: 10000]")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [default: 5e-6, the paper's]")
+@click.option("--seed", type=int, default=None, help="[default: 0]")
+@click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="episode cache [default: OUT/cache]")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="any AgentTrainConfig option (JSON value), e.g. --set reward=eq2 --set task_decomposition=false")
+@click.option("--export", default=None, type=click.Path(dir_okay=False),
+              help="copy the trained policy here (.pt) with a .json beside it, e.g. weights/agent-classic.pt")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+def train_agent(out, overrides, export, quiet, **options):
+    """Train the RL frame recommender (Bi-LSTM double DQN, Yin et al. CVPR 2021)."""
+    from .agent.train import config_from_options, export_weights
+    from .agent.train import train_agent as train
+
+    cfg = config_from_options(options, overrides)
+    summary = train(cfg, out, progress=not quiet, log=lambda m: err_console.print(m, highlight=False))
+    out_console.print_json(data=summary)
+    if export:
+        for path in export_weights(out, export, command=" ".join(["ivosw-bench"] + sys.argv[1:])):
+            out_console.print(f"wrote {path}")
 
 
 @main.command()
@@ -290,6 +321,90 @@ def choice_times(runs, out):
     out_console.print(table)
     for kind, path in write_choice_time_table(runs, out or Path("reports") / "choice_times").items():
         out_console.print(f"{kind}: {path}")
+
+
+@main.command("qa-samples")
+@click.option("--dataset", default="davis16-train", show_default=True, help="DAVIS-layout folder or a known name")
+@click.option("--sequences", default=None, help="comma-separated sequences (default: all)")
+@click.option("--backend", default="classic", show_default=True)
+@click.option("--policies", default="worst-oracle,random,linspace", show_default=True,
+              help="frame-choice policies, one episode each: worst-oracle, random, linspace, mix")
+@click.option("--rounds", default=8, show_default=True, type=int)
+@click.option("--size", default=128, show_default=True, type=int, help="crop size stored on disk")
+@click.option("--frame-stride", default=1, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--shard", default="0/1", show_default=True, help="i/n: this process's share of the chunks")
+@click.option("--out", default="/tmp/qa-data", show_default=True, type=click.Path(file_okay=False))
+@click.option("-q", "--quiet", is_flag=True)
+def qa_samples(dataset, sequences, backend, policies, rounds, size, frame_stride, seed, shard, out, quiet):
+    """Generate (resumably) QA training samples: crops + true J&F of a backend's predictions."""
+    from .quality.samples import generate_samples
+
+    i, n = (int(v) for v in shard.split("/"))
+    files = generate_samples(dataset, out, sequences=_csv(sequences), backend=backend,
+                             policies=_csv(policies), rounds=rounds, size=size, frame_stride=frame_stride,
+                             seed=seed, shard=(i, n), progress=not quiet)
+    out_console.print(f"{len(files)} chunks in {out}")
+
+
+@main.command("train-quality")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", default="runs/qa/quality.pt", show_default=True, help="checkpoint to write (+ .state.pt, .log.csv beside it)")
+@click.option("--depth", type=click.Choice(["18", "34", "50"]), default="18", show_default=True)
+@click.option("--input-size", default=96, show_default=True, type=int)
+@click.option("--epochs", default=6, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--val-sequences", default=None, help="comma-separated held-out sequences (default: --val-fraction of them at random)")
+@click.option("--val-fraction", default=0.2, show_default=True, type=float)
+@click.option("--samples-per-epoch", default=None, type=int, help="default: the number of training samples")
+@click.option("--balance/--no-balance", default=True, show_default=True, help="oversample rare J&F values")
+@click.option("--select", type=click.Choice(["last", "best"]), default="last", show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True)
+@click.option("--fp16", is_flag=True, help="store the final weights in half precision")
+@click.option("--tensorboard", is_flag=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("-q", "--quiet", is_flag=True)
+def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, seed, val_sequences, val_fraction,
+                      samples_per_epoch, balance, select, resume, fp16, tensorboard, device, quiet):
+    """Train the QA network (ResNet + FC -> J&F) on chunks written by 'qa-samples'."""
+    from .quality.train import train_quality
+
+    meta = train_quality(data_dir, out, depth=int(depth), input_size=input_size, epochs=epochs,
+                         batch_size=batch_size, lr=lr, seed=seed, val_sequences=_csv(val_sequences),
+                         val_fraction=val_fraction, samples_per_epoch=samples_per_epoch, balance=balance,
+                         select=select, resume=resume, fp16=fp16, tensorboard=tensorboard, device=device,
+                         progress=not quiet, command=" ".join(sys.argv))
+    m = meta["val_metrics"].get("all", {})
+    out_console.print(f"{out}: epoch {meta['selected_epoch']}, validation PCC {m.get('pcc', float('nan')):.3f} "
+                      f"MSE {m.get('mse', float('nan')):.4f} (n={m.get('n', 0)}), {meta['wall_s']:.0f} s")
+
+
+@main.command("eval-quality")
+@click.option("--weights", default=None, help="checkpoint (default: the shipped weights/quality-classic.pt)")
+@click.option("--data", "data_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="chunks from 'qa-samples' (else generated from --dataset/--sequences/--backend)")
+@click.option("--dataset", default=None)
+@click.option("--sequences", default=None)
+@click.option("--backend", default="classic", show_default=True)
+@click.option("--rounds", default=8, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True)
+@click.option("-q", "--quiet", is_flag=True)
+def eval_quality_cmd(weights, data_dir, dataset, sequences, backend, rounds, device, quiet):
+    """PCC and MSE of the QA network against true J&F (the paper's Table 3)."""
+    from .quality.train import eval_quality
+
+    res = eval_quality(weights, data_dir, sequences=_csv(sequences), dataset=dataset, backend=backend,
+                       rounds=rounds, device=device, progress=not quiet)
+    table = Table(title="QA network vs true J&F")
+    for col in ("backend", "PCC", "MSE", "n"):
+        table.add_column(col)
+    for be, m in res["per_backend"].items():
+        a = m["all"]
+        table.add_row(be, f"{a['pcc']:.3f}", f"{a['mse']:.4f}", str(a["n"]))
+    table.add_row("all", f"{res['pcc']:.3f}", f"{res['mse']:.4f}", str(res["n"]))
+    out_console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

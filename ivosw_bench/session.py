@@ -57,6 +57,7 @@ class RunConfig:
     name: str | None = None
     resume: bool = False
     overwrite: bool = False
+    quality_weights: str | None = None  # QA network checkpoint of the wild setting (None: shipped)
     strategy_options: dict = field(default_factory=dict)
     backend_options: dict = field(default_factory=dict)
 
@@ -92,7 +93,7 @@ def check_options(cfg: RunConfig) -> None:
     cls = strategy_class(cfg.strategy)  # unknown strategy -> RegistryError
     if cls.needs_oracle and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
-    make_estimator(cfg.setting)  # the wild setting is refused here until the QA network exists
+    make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here, not mid-run
 
 
 def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
@@ -134,7 +135,7 @@ def _loop(cfg, dataset, sequences, todo, store: RunStore, progress) -> None:
     backend = make_backend(cfg.backend, **cfg.backend_options)
     extra = {"run_dir": store.path} if getattr(strategy_class(cfg.strategy), "wants_run_dir", False) else {}
     strategy = make_strategy(cfg.strategy, seed=cfg.seed, rounds=T, **extra, **cfg.strategy_options)
-    estimator = make_estimator(cfg.setting)
+    estimator = make_estimator(cfg.setting, cfg.quality_weights)
     with registered(dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
         with DavisInteractiveSession(host="localhost", davis_root=str(dataset.root), subset="train",
                                      max_nb_interactions=T, max_time=None, report_save_dir=tmp,

@@ -204,3 +204,16 @@ def test_config_from_options():
         config_from_options({}, ["nope=1"])
     with pytest.raises(AgentConfigError, match="reward must be one of"):
         config_from_options({}, ["reward=eq9"])
+
+
+def test_shipped_weights_load():
+    from ivosw_bench.agent.strategy import DEFAULT_WEIGHTS, AgentStrategy
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip(f"no shipped weights at {DEFAULT_WEIGHTS}")
+    strat = AgentStrategy()
+    assert strat.weights_path == DEFAULT_WEIGHTS
+    for n in (10, 82):
+        assert 0 <= strat.recommend(_state(n, [3])) < n
+    meta = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    assert meta["config"]["holdout"] == ["bear", "boat", "car-turn", "dance-jump", "kite-walk", "tennis"]

@@ -85,11 +85,20 @@ def test_resume_gives_the_same_summary(tiny_davis, tmp_path):
     assert resumed["metrics"]["time_auc"] is not None
 
 
-def test_wild_setting_is_a_clear_error_until_the_quality_network(tiny_davis, tmp_path):
+def test_wild_setting_uses_the_qa_network_and_refuses_oracle_strategies(tiny_davis, tmp_path):
     with pytest.raises(RunError, match="ground truth"):
         run(RunConfig(strategy="worst-oracle", setting="wild", dataset=str(tiny_davis), out=str(tmp_path)))
-    with pytest.raises(QualityError, match="quality network"):
-        run(RunConfig(strategy="random", setting="wild", dataset=str(tiny_davis), out=str(tmp_path)))
+    with pytest.raises(QualityError, match="nope.pt"):
+        run(RunConfig(strategy="worst-predicted", setting="wild", dataset=str(tiny_davis), out=str(tmp_path),
+                      quality_weights=str(tmp_path / "nope.pt")))
+    from ivosw_bench.quality.model import default_weights
+
+    if not default_weights().exists():
+        pytest.skip("shipped QA weights absent")
+    path, summary = run(RunConfig(strategy="worst-predicted", setting="wild", dataset=str(tiny_davis),
+                                  rounds=2, out=str(tmp_path)))
+    assert summary["setting"] == "wild" and summary["complete"]
+    assert json.loads((path / "config.json").read_text())["setting"] == "wild"
 
 
 def test_bad_rounds(tiny_davis, tmp_path):

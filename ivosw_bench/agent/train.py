@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import os
 import platform
 import random
@@ -382,7 +381,6 @@ class _Trainer:
         step = episode = 0
         curves: list[dict] = []
         wall_before = 0.0
-        losses: list[float] = []
         if ckpt_path.exists():
             ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
             if _resumable(ck["config"]) != _resumable(dataclasses.asdict(c)):
@@ -455,7 +453,6 @@ class _Trainer:
                     if step % c.target_update == 0:
                         target.load_state_dict(policy.state_dict())
                 episode += 1
-                losses += ep_losses
                 mu_T = entry["mu"][c.T - 1]
                 curves.append({"episode": episode, "step": step, "sample": self.specs[i].name,
                                "epsilon": round(eps, 4), "reward": goal_sum + aux_sum, "reward_goal": goal_sum,
@@ -655,6 +652,3 @@ def _resumable(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in ("total_steps", "checkpoint_every", "torch_threads",
                                                        "time_limit_s")}
 
-
-def _fmt_seconds(s: float) -> str:
-    return f"{int(s // 60)}m{int(s % 60):02d}s" if math.isfinite(s) else "?"

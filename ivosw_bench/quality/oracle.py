@@ -34,10 +34,12 @@ class OracleQuality(QualityEstimator):
         return (0.5 * (j + f)).mean(axis=1)
 
 
-def make_estimator(setting: str) -> QualityEstimator:
+def make_estimator(setting: str, weights: str | None = None) -> QualityEstimator:
+    """oracle: GT J&F; wild: the learned QA network (``weights`` or the shipped checkpoint)."""
     if setting == "oracle":
         return OracleQuality()
     if setting == "wild":
-        raise QualityError("the wild setting needs the learned quality network, which is not built yet "
-                           "(issue 3); use --setting oracle")
+        from .learned import LearnedQuality
+
+        return LearnedQuality(weights=weights)
     raise QualityError(f"unknown setting '{setting}' (known: oracle, wild)")

@@ -5,7 +5,8 @@
 
 Training: MSE between sigmoid output and true J&F, Adam with cosine learning-rate decay, seeded
 (torch, numpy, sampling order), batch augmentation (random horizontal flip, small per-sample
-brightness/contrast jitter of the RGB channels). The J&F distribution is skewed to high values
+brightness/contrast jitter of the RGB channels; ``augment="strong"`` adds vertical flips, channel
+permutation, grayscale and a random similarity warp of the crop). The J&F distribution is skewed to high values
 (paper, sec. 4), so by default each epoch draws ``samples_per_epoch`` samples with replacement,
 weighted by 1/sqrt(count of the sample's J&F decile bin): low-quality predictions are seen more often
 without discarding the many good ones.
@@ -62,16 +63,43 @@ def _split(data: dict, val_sequences, val_fraction: float, seed: int) -> tuple[l
     return sorted(train), sorted(val)
 
 
-def _augment(x, gen):
-    """In place on a normalised batch [B, 4, s, s]: random h-flip, RGB brightness/contrast jitter."""
+def _augment(x, gen, strength: str = "basic"):
+    """On a normalised batch [B, 4, s, s] (in place where possible).
+
+    ``basic``: random horizontal flip, RGB brightness/contrast jitter (+-10 %).
+    ``strong`` (for few training videos: pushes the network to judge the mask against the image
+    instead of recognising the video): also vertical flip, RGB channel permutation, grayscale
+    (p = 0.2), stronger jitter (+-25 %), and a random similarity warp of the crop (scale 0.87-1.15,
+    shift +-8 %: a jittered 1.5x box) applied identically to RGB and probability.
+    """
     import torch
+    import torch.nn.functional as F
 
     b = x.shape[0]
     flip = torch.rand(b, generator=gen) < 0.5
     if flip.any():
         x[flip] = x[flip].flip(-1)
-    gain = 1.0 + 0.2 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)  # contrast +-10 %
-    bias = 0.2 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)  # brightness +-0.1 (normalised units)
+    amp = 0.5 if strength == "strong" else 0.2
+    gain = 1.0 + amp * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
+    bias = amp * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
+    if strength == "strong":
+        vflip = torch.rand(b, generator=gen) < 0.5
+        if vflip.any():
+            x[vflip] = x[vflip].flip(-2)
+        perm = torch.rand(b, generator=gen) < 0.5
+        if perm.any():
+            x[perm, :3] = x[perm][:, torch.randperm(3, generator=gen)]
+        gray = torch.rand(b, generator=gen) < 0.2
+        if gray.any():
+            x[gray, :3] = x[gray, :3].mean(1, keepdim=True).expand(-1, 3, -1, -1)
+        scale = 0.87 + 0.28 * torch.rand(b, generator=gen)
+        shift = 0.16 * (torch.rand(b, 2, generator=gen) - 0.5)
+        theta = torch.zeros(b, 2, 3)
+        theta[:, 0, 0] = scale
+        theta[:, 1, 1] = scale
+        theta[:, :, 2] = shift
+        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     x[:, :3] = x[:, :3] * gain.to(x.device) + bias.to(x.device)
     return x
 
@@ -109,7 +137,8 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                   balance: bool = True, resume: bool = True, log_csv=None, tensorboard: bool = False,
                   device: str = "auto", select: str = "last", threads: int | None = None,
                   time_budget_s: float | None = None, progress: bool = True, command: str | None = None,
-                  val_max_samples: int | None = 2000, fp16: bool = False) -> dict:
+                  val_max_samples: int | None = 2000, fp16: bool = False,
+                  augment: str = "basic") -> dict:
     """Train the QA network; returns the final checkpoint's ``meta`` (metrics, epochs, sequences...).
 
     ``val_max_samples`` caps the per-epoch validation (a seeded subset); the final metrics are computed
@@ -121,6 +150,8 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
 
     if select not in ("last", "best"):
         raise ValueError("select must be 'last' or 'best'")
+    if augment not in ("basic", "strong", "none"):
+        raise ValueError("augment must be 'basic', 'strong' or 'none'")
     if threads:
         torch.set_num_threads(int(threads))
     t_start = time.perf_counter()
@@ -226,7 +257,9 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                 idx = torch.from_numpy(order[s * batch_size:(s + 1) * batch_size])
                 if len(idx) == 0:
                     continue
-                x = _augment(to_input(tr_crops_t[idx], cfg, dev), gen)
+                x = to_input(tr_crops_t[idx], cfg, dev)
+                if augment != "none":
+                    x = _augment(x, gen, augment)
                 y = tr_jf_t[idx].to(dev)
                 loss = torch.nn.functional.mse_loss(torch.sigmoid(net(x)).squeeze(1), y)
                 opt.zero_grad(set_to_none=True)
@@ -292,7 +325,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                            "policies": sorted({m["policy"] for m in data["metas"]}),
                            "train_jf_mean": float(tr_jf.mean()), "train_jf_std": float(tr_jf.std())},
             "hyper": {"depth": depth, "input_size": input_size, "epochs": epochs, "batch_size": batch_size,
-                      "lr": lr, "weight_decay": weight_decay, "seed": seed, "balance": balance,
+                      "lr": lr, "weight_decay": weight_decay, "seed": seed, "balance": balance, "augment": augment,
                       "samples_per_epoch": n_per_epoch, "select": select, "device": str(dev),
                       "threads": torch.get_num_threads()},
             "history": history, "selected_epoch": chosen, "val_metrics": final,
@@ -301,6 +334,29 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
     model = QualityModel(cfg, net, meta=meta, device=str(dev))
     model.save(out, fp16=fp16)
     return meta
+
+
+def within_round(pred, true, chunk, rnd, obj) -> dict:
+    """What a Worst strategy sees: per (chunk, round, object) group of frames, the PCC between predicted
+    and true J&F across frames (mean over groups), and the true J&F of the frame picked by the
+    predicted argmin vs the true worst frame and the group mean (a random pick)."""
+    keys = np.stack([chunk, rnd, obj], 1)
+    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    pccs, picked, worst, mean = [], [], [], []
+    for g in range(inv.max() + 1 if len(inv) else 0):
+        sel = inv == g
+        p, t = pred[sel], true[sel]
+        if len(p) < 3:
+            continue
+        if p.std() > 0 and t.std() > 0:
+            pccs.append(np.corrcoef(p, t)[0, 1])
+        picked.append(t[np.argmin(p)])
+        worst.append(t.min())
+        mean.append(t.mean())
+    f = lambda v: float(np.mean(v)) if len(v) else float("nan")  # noqa: E731
+    return {"mean_pcc": f(pccs), "groups": len(picked), "true_jf_of_predicted_worst": f(picked),
+            "true_jf_of_true_worst": f(worst), "true_jf_mean_frame": f(mean)}
 
 
 def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None = None,
@@ -363,6 +419,8 @@ def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None
             sel = data["seq"] == i
             per_seq[str(s)] = metrics(pred[sel], data["jf"][sel])
         result["per_sequence"] = per_seq
+        result["within_round"] = within_round(pred, data["jf"], np.repeat(np.arange(len(sizes)), sizes),
+                                              data["round"], data["obj"])
         return result
     finally:
         if tmp is not None:

@@ -23,7 +23,7 @@ ROUND_COLUMNS = ["sequence", "scribble_idx", "round", "annotated_frame", "recomm
                  "backend_s", "quality_s", "strategy_s", "eval_s"]
 #: config keys that must match for --resume to continue a run
 RESUME_KEYS = ("strategy", "backend", "dataset_root", "sequences", "setting", "rounds", "seed",
-               "strategy_options", "backend_options")
+               "strategy_options", "backend_options", "quality_weights")
 
 
 class StoreError(RuntimeError):
