@@ -104,3 +104,15 @@ def test_wild_setting_uses_the_qa_network_and_refuses_oracle_strategies(tiny_dav
 def test_bad_rounds(tiny_davis, tmp_path):
     with pytest.raises(RunError, match="--rounds"):
         run(RunConfig(rounds=0, dataset=str(tiny_davis), out=str(tmp_path)))
+
+
+@pytest.mark.realdata
+def test_real_davis16_sequence_two_rounds(davis16, tmp_path):
+    """The harness on real 480p video (the shortest davis16-train sequence, 25 frames)."""
+    path, summary = run(RunConfig(strategy="worst-oracle", dataset=str(davis16), sequences=["dog-agility"],
+                                  rounds=2, out=str(tmp_path)))
+    m = summary["metrics"]
+    assert summary["complete"] and len(m["per_round_jf"]) == 2
+    assert 0.05 < m["per_round_jf"][0] <= 1 and m["time_auc"] is not None
+    rounds = pd.read_csv(path / "rounds.csv")
+    assert rounds["n_frames"].tolist() == [25, 25]
