@@ -18,16 +18,9 @@ ALPHA = 0.5
 @lru_cache(maxsize=1)
 def davis_palette() -> np.ndarray:
     """The DAVIS / PASCAL-VOC palette as a [256, 3] uint8 array (1 = (128, 0, 0), 2 = (0, 128, 0)...)."""
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
+    from ..data.synthetic import DAVIS_PALETTE
+
+    return np.frombuffer(DAVIS_PALETTE, np.uint8).reshape(256, 3).copy()
 
 
 def _contours(labels: np.ndarray) -> np.ndarray:
