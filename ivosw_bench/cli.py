@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 out_console = Console()
@@ -24,7 +25,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except user_errors() as exc:
             msg = " ".join(str(exc).split())
-            err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             sys.exit(2)
 
 
@@ -180,7 +181,7 @@ def data_check(root, sequences):
 
     problems = check_dataset(root, _csv(sequences))
     for p in problems:
-        out_console.print(str(p), highlight=False, soft_wrap=True)
+        out_console.print(escape(str(p)), highlight=False, soft_wrap=True)
     if problems:
         err_console.print(f"[bold red]{len(problems)} problem(s)[/] in {root}")
         sys.exit(1)
@@ -258,7 +259,7 @@ def backends():
     for col in ("name", "usable", "missing", "description"):
         table.add_column(col)
     for row in backend_table():
-        table.add_row(row["name"], row["usable"], row["missing"], row["description"])
+        table.add_row(*(escape(row[k]) for k in ("name", "usable", "missing", "description")))
     out_console.print(table)
 
 
