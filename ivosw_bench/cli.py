@@ -62,6 +62,8 @@ def _run_options(f):
         click.option("--rounds", default=8, show_default=True, type=int, help="interaction rounds per sample (T)"),
         click.option("--setting", default="oracle", show_default=True, type=click.Choice(["oracle", "wild"]),
                      help="what strategies may see: oracle = GT per-frame J&F, wild = predicted quality"),
+        click.option("--agent-weights", default=None, type=click.Path(dir_okay=False),
+                     help="weights of the 'agent' strategy (default: weights/agent-classic.pt)"),
         click.option("--quality-weights", default=None, type=click.Path(dir_okay=False),
                      help="QA network checkpoint for the wild setting (default: weights/quality-classic.pt)"),
         click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="folder of run folders"),
@@ -80,7 +82,8 @@ def _base_config(**kw):
     return RunConfig(backend=kw["backend"], dataset=kw["dataset"], subset=kw["subset"],
                      sequences=_csv(kw["sequences"]), rounds=kw["rounds"], setting=kw["setting"],
                      out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"],
-                     quality_weights=kw["quality_weights"])
+                     quality_weights=kw["quality_weights"],
+                     strategy_options={"agent_weights": kw["agent_weights"]} if kw["agent_weights"] else {})
 
 
 @main.command()

@@ -85,7 +85,8 @@ def scribbled_frames(scribbles: dict) -> list[int]:
     return [i for i, strokes in enumerate(scribbles.get("scribbles", [])) if strokes]
 
 
-def check_options(cfg: RunConfig) -> None:
+def check_options(cfg: RunConfig):
+    """Validate the options; return the quality estimator (building it checks its weights)."""
     if cfg.setting not in SETTINGS:
         raise RunError(f"--setting must be one of {', '.join(SETTINGS)}, not '{cfg.setting}'")
     if not 1 <= cfg.rounds <= 16:
@@ -93,7 +94,7 @@ def check_options(cfg: RunConfig) -> None:
     cls = strategy_class(cfg.strategy)  # unknown strategy -> RegistryError
     if cls.needs_oracle and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
-    make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here, not mid-run
+    return make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
 
 
 def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
@@ -102,7 +103,7 @@ def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
     ``progress(event, **info)`` is called with ``"start"`` (total rounds) and ``"round"`` events.
     """
     compat.apply()
-    check_options(cfg)
+    estimator = check_options(cfg)
     dataset = open_dataset(cfg.dataset, sequences=cfg.sequences)
     sequences = dataset.select(cfg.subset, cfg.sequences)
     samples = dataset.samples(sequences)
@@ -113,13 +114,26 @@ def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
                   versions=_versions(), git_commit=_git_commit(), robot_seed=compat.ROBOT_SEED)
     for key in ("out", "name", "resume", "overwrite", "dataset"):
         config.pop(key)
-    store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite)
-    done = store.finished_samples()
-    todo = [s for s in samples if s not in done]
-    if progress:
-        progress("start", total=len(samples) * cfg.rounds, done=len(done) * cfg.rounds, run_id=run_id)
-    if todo:
-        _loop(cfg, dataset, sequences, todo, store, progress)
+    # build backend and strategy before the run folder exists: a missing checkout or weights file
+    # must not leave a half-created run behind
+    backend = make_backend(cfg.backend, **cfg.backend_options)
+    wants_dir = getattr(strategy_class(cfg.strategy), "wants_run_dir", False)
+    strategy_opts = dict(seed=cfg.seed, rounds=cfg.rounds, **cfg.strategy_options)
+    strategy = None if wants_dir else make_strategy(cfg.strategy, **strategy_opts)
+    try:
+        store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite)
+        if strategy is None:  # e.g. the human study keeps its choices in the run folder
+            strategy = make_strategy(cfg.strategy, run_dir=store.path, **strategy_opts)
+        done = store.finished_samples()
+        todo = [s for s in samples if s not in done]
+        if progress:
+            progress("start", total=len(samples) * cfg.rounds, done=len(done) * cfg.rounds, run_id=run_id)
+        if todo:
+            _loop(cfg, dataset, sequences, todo, store, progress, backend, strategy, estimator)
+    finally:
+        backend.close()
+        if strategy is not None:
+            getattr(strategy, "close", lambda: None)()
     rounds_df = pd.read_csv(store.path / "rounds.csv")
     report = pd.read_csv(store.path / "report.csv")
     complete = store.finished_samples() >= set(samples)
@@ -128,14 +142,10 @@ def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
     return store.path, summary
 
 
-def _loop(cfg, dataset, sequences, todo, store: RunStore, progress) -> None:
+def _loop(cfg, dataset, sequences, todo, store: RunStore, progress, backend, strategy, estimator) -> None:
     from davisinteractive.session import DavisInteractiveSession
 
     T = cfg.rounds
-    backend = make_backend(cfg.backend, **cfg.backend_options)
-    extra = {"run_dir": store.path} if getattr(strategy_class(cfg.strategy), "wants_run_dir", False) else {}
-    strategy = make_strategy(cfg.strategy, seed=cfg.seed, rounds=T, **extra, **cfg.strategy_options)
-    estimator = make_estimator(cfg.setting, cfg.quality_weights)
     with registered(dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
         with DavisInteractiveSession(host="localhost", davis_root=str(dataset.root), subset="train",
                                      max_nb_interactions=T, max_time=None, report_save_dir=tmp,
@@ -205,8 +215,6 @@ def _loop(cfg, dataset, sequences, todo, store: RunStore, progress) -> None:
                 if progress:
                     progress("round", sequence=seq, scribble_idx=scribble_idx, round=t, jf=jf,
                              frame=int(choice))
-    backend.close()
-    getattr(strategy, "close", lambda: None)()
 
 
 def load_config(path: Path) -> dict:

@@ -105,3 +105,10 @@ def test_run_and_report(tiny_davis, tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "curve.png").stat().st_size > 0
     assert (tmp_path / "rep" / "report.md").read_text().count("linspace") >= 1
+
+
+def test_unusable_backend_or_weights_leave_no_run_folder(tiny_davis, tmp_path):
+    one_line_error(invoke(*run_args(tiny_davis, tmp_path, "--strategy", "agent", "--agent-weights",
+                                    tmp_path / "missing.pt")), "missing.pt")
+    one_line_error(invoke(*run_args(tiny_davis, tmp_path, "--backend", "manet")), "manet")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
