@@ -16,7 +16,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(CLI) compare --strategies random,linspace,worst-oracle --seeds 0,1,2 --rounds 8 \
-	  --out $(DEMO_OUT) --overwrite --report-dir reports/demo
+	  --out $(DEMO_OUT) --overwrite --report-dir $(DEMO_OUT)/report
 
 test: $(STAMP)
 	$(PY) -m pytest
