@@ -156,15 +156,11 @@ class ATNetBackend(Backend):
                                         "(IVOS-ATNet README, step 2)")
 
     @classmethod
-    def availability(cls) -> str | None:
-        try:
-            root = ck.find_checkout(METHOD, None, MARKERS, REPO)
-            ck.find_file(METHOD, "weights", None, "ATNet's network parameters", WEIGHT_NAMES, [root])
-            ck.select_device(METHOD, None, cuda_only=CUDA_REASON)
-            cls._check_built(root)
-        except BackendError as exc:
-            return str(exc)
-        return None
+    def check_setup(cls) -> None:
+        root = ck.find_checkout(METHOD, None, MARKERS, REPO)
+        ck.find_file(METHOD, "weights", None, "ATNet's network parameters", WEIGHT_NAMES, [root])
+        ck.select_device(METHOD, None, cuda_only=CUDA_REASON)
+        cls._check_built(root)
 
     def __init__(self, root: str | None = None, weights: str | None = None, device: str | None = None,
                  threshold: float = THRESHOLD, proportion: float = PROPAGATION_PROPORTION):

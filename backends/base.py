@@ -94,7 +94,16 @@ class Backend:
     @classmethod
     def availability(cls) -> str | None:
         """``None`` when the backend can run here, else the one thing that is missing (one line)."""
+        try:
+            cls.check_setup()
+        except BackendError as exc:
+            return str(exc)
         return None
+
+    @classmethod
+    def check_setup(cls) -> None:
+        """Raise :class:`BackendUnavailable` naming the one thing missing (checkout, weights, CUDA,
+        a package). Default: nothing to check."""
 
     def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:  # pragma: no cover
         raise NotImplementedError

@@ -136,14 +136,10 @@ class IPNBackend(Backend):
     description = "IPN (CVPR 2019, interaction + propagation nets) from your zyy-cn/IPN checkout"
 
     @classmethod
-    def availability(cls) -> str | None:
-        try:
-            root = ck.find_checkout(METHOD, None, MARKERS, REPO)
-            _find_weights(None, root=root)
-            ck.select_device(METHOD, None)
-        except BackendError as exc:
-            return str(exc)
-        return None
+    def check_setup(cls) -> None:
+        root = ck.find_checkout(METHOD, None, MARKERS, REPO)
+        _find_weights(None, root=root)
+        ck.select_device(METHOD, None)
 
     def __init__(self, root: str | None = None, weights: str | None = None, i_weights: str | None = None,
                  p_weights: str | None = None):

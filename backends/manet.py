@@ -96,14 +96,10 @@ class ManetBackend(Backend):
     description = "MANet (CVPR 2020, memory aggregation) from your CVPR2020_MANet checkout (CUDA)"
 
     @classmethod
-    def availability(cls) -> str | None:
-        try:
-            root = ck.find_checkout(METHOD, None, MARKERS, REPO)
-            ck.find_file(METHOD, "weights", None, "MANet's trained weights", WEIGHT_NAMES, [root])
-            ck.select_device(METHOD, None, cuda_only=CUDA_REASON)
-        except BackendError as exc:
-            return str(exc)
-        return None
+    def check_setup(cls) -> None:
+        root = ck.find_checkout(METHOD, None, MARKERS, REPO)
+        ck.find_file(METHOD, "weights", None, "MANet's trained weights", WEIGHT_NAMES, [root])
+        ck.select_device(METHOD, None, cuda_only=CUDA_REASON)
 
     def __init__(self, root: str | None = None, weights: str | None = None, device: str | None = None,
                  knns: int = 1, max_local_distance: int = 12, verbose: bool = False):

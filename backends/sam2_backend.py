@@ -188,14 +188,10 @@ class SAM2Backend(Backend):
     description = "SAM 2 video predictor; scribbles -> clicks sampled along strokes (needs the sam2 package + a checkpoint)"
 
     @classmethod
-    def availability(cls) -> str | None:
-        try:
-            _package_dir()
-            ckpt = ck.find_file(METHOD, "checkpoint", None, "a SAM 2 checkpoint (e.g. sam2.1_hiera_tiny.pt)")
-            resolve_config(None, ckpt)
-        except BackendError as exc:
-            return str(exc)
-        return None
+    def check_setup(cls) -> None:
+        _package_dir()
+        ckpt = ck.find_file(METHOD, "checkpoint", None, "a SAM 2 checkpoint (e.g. sam2.1_hiera_tiny.pt)")
+        resolve_config(None, ckpt)
 
     def __init__(self, checkpoint: str | None = None, config: str | None = None, device: str | None = None,
                  points_per_stroke: int = 5, negative_points_per_stroke: int = 3,
