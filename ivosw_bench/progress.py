@@ -10,15 +10,20 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 console = Console(stderr=True)
 
 
+def make_bar(label: str = "{task.fields[run]}") -> Progress:
+    """The project's progress bar: label, bar, n/m, description, elapsed, remaining."""
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console, transient=False)
+
+
 @contextmanager
 def run_progress(enabled: bool = True):
     """Yields a ``progress(event, **info)`` callback for :func:`ivosw_bench.session.run`."""
     if not enabled:
         yield None
         return
-    bar = Progress(TextColumn("[bold]{task.fields[run]}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                   console=console, transient=False)
+    bar = make_bar()
     state: dict = {}
 
     def callback(event: str, **info) -> None:

@@ -557,14 +557,9 @@ class _bar:
     def __enter__(self):
         if not self.enabled:
             return None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from ..progress import make_bar
 
-        from ..progress import console
-
-        self.bar = Progress(TextColumn("[bold]agent"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=console)
+        self.bar = make_bar("agent")
         self.bar.__enter__()
         return self.bar
 

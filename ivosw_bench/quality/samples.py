@@ -163,14 +163,9 @@ def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences:
     start = time.perf_counter()
     bar = None
     if progress:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from ..progress import make_bar
 
-        from ..progress import console
-
-        bar = Progress(TextColumn("[bold]qa-samples"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                       console=console)
+        bar = make_bar("qa-samples")
         bar.start()
         task = bar.add_task("", total=len(specs) * rounds, completed=(len(specs) - len(todo)) * rounds)
     try:

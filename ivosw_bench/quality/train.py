@@ -232,14 +232,9 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
 
     bar = None
     if progress:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from ..progress import make_bar
 
-        from ..progress import console
-
-        bar = Progress(TextColumn("[bold]train-quality"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                       console=console)
+        bar = make_bar("train-quality")
         bar.start()
         task = bar.add_task("", total=(epochs - start_epoch) * steps_per_epoch)
     try:
