@@ -39,7 +39,7 @@ def main() -> None:
     from ivosw_bench.data.davis_layout import KNOWN_DATASETS, open_dataset
     from ivosw_bench.episode import load_sample
     from ivosw_bench.quality.learned import LearnedQuality
-    from ivosw_bench.quality.model import QAConfig, QualityModel, default_weights, object_crops
+    from ivosw_bench.quality.model import QAConfig, QualityModel, crop_geometry, default_weights, object_crops
     from ivosw_bench.registry import make_backend
 
     compat.apply()
@@ -79,10 +79,11 @@ def main() -> None:
     t_crop, t_net, t_est = [], [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        crops, _, _ = object_crops(frames, labels=pred.labels, probs=pred.probs if pred.has_probs else None,
-                                   size=cfg.crop_size, n_objects=n_obj)
+        crops, _, _, boxes = object_crops(frames, labels=pred.labels, probs=pred.probs if pred.has_probs else None,
+                                          size=cfg.crop_size, n_objects=n_obj, return_boxes=True)
+        geom = crop_geometry(boxes, frames.shape[1], frames.shape[2])
         t1 = time.perf_counter()
-        est.model.predict_crops(crops)
+        est.model.predict_crops(crops, geom)
         t2 = time.perf_counter()
         est.estimate(frames, pred)
         t3 = time.perf_counter()

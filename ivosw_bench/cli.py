@@ -351,6 +351,25 @@ def qa_samples(dataset, sequences, backend, policies, rounds, size, frame_stride
     out_console.print(f"{len(files)} chunks in {out}")
 
 
+@main.command("qa-corrupt")
+@click.option("--dataset", default="davis16-train", show_default=True, help="DAVIS-layout folder or a known name")
+@click.option("--sequences", default=None, help="comma-separated training sequences (default: all; leave your held-out ones out)")
+@click.option("--per-frame", default=10, show_default=True, type=int, help="corrupted masks per object and frame")
+@click.option("--size", default=128, show_default=True, type=int, help="crop size stored on disk")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--shard", default="0/1", show_default=True, help="i/n: this process's share of the sequences")
+@click.option("--out", default="/tmp/qa-data", show_default=True, type=click.Path(file_okay=False))
+@click.option("-q", "--quiet", is_flag=True)
+def qa_corrupt(dataset, sequences, per_frame, size, seed, shard, out, quiet):
+    """Generate (resumably) QA samples from corrupted ground truth: masks of every quality, exact labels."""
+    from .quality.corrupt import generate_corrupted
+
+    i, n = (int(v) for v in shard.split("/"))
+    files = generate_corrupted(dataset, out, sequences=_csv(sequences), per_frame=per_frame, size=size,
+                               seed=seed, shard=(i, n), progress=not quiet)
+    out_console.print(f"{len(files)} corrupted-GT chunks in {out}")
+
+
 @main.command("train-quality")
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", default="runs/qa/quality.pt", show_default=True, help="checkpoint to write (+ .state.pt, .log.csv beside it)")
@@ -359,6 +378,10 @@ def qa_samples(dataset, sequences, backend, policies, rounds, size, frame_stride
 @click.option("--epochs", default=6, show_default=True, type=int)
 @click.option("--batch-size", default=64, show_default=True, type=int)
 @click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--weight-decay", default=1e-4, show_default=True, type=float)
+@click.option("--augment", type=click.Choice(["basic", "strong", "none"]), default="basic", show_default=True)
+@click.option("--geometry/--no-geometry", default=True, show_default=True,
+              help="give the network the crop's size relative to the image (needs chunks with boxes)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--val-sequences", default=None, help="comma-separated held-out sequences (default: --val-fraction of them at random)")
 @click.option("--val-fraction", default=0.2, show_default=True, type=float)
@@ -370,13 +393,17 @@ def qa_samples(dataset, sequences, backend, policies, rounds, size, frame_stride
 @click.option("--tensorboard", is_flag=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
-def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, seed, val_sequences, val_fraction,
-                      samples_per_epoch, balance, select, resume, fp16, tensorboard, device, quiet):
-    """Train the QA network (ResNet + FC -> J&F) on chunks written by 'qa-samples'."""
+def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, weight_decay, augment, geometry, seed,
+                      val_sequences, val_fraction, samples_per_epoch, balance, select, resume, fp16, tensorboard,
+                      device, quiet):
+    """Train the QA network (ResNet + head -> J&F) on chunks written by 'qa-samples' and 'qa-corrupt'.
+
+    Validation uses only backend chunks (corrupted-GT chunks of validation sequences are left out)."""
     from .quality.train import train_quality
 
     meta = train_quality(data_dir, out, depth=int(depth), input_size=input_size, epochs=epochs,
-                         batch_size=batch_size, lr=lr, seed=seed, val_sequences=_csv(val_sequences),
+                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, augment=augment,
+                         geometry=geometry, seed=seed, val_sequences=_csv(val_sequences),
                          val_fraction=val_fraction, samples_per_epoch=samples_per_epoch, balance=balance,
                          select=select, resume=resume, fp16=fp16, tensorboard=tensorboard, device=device,
                          progress=not quiet, command=" ".join(sys.argv))

@@ -129,6 +129,80 @@ def test_train_eval_checkpoint_resume(tiny_samples, tmp_path):
     assert len(log) == 3 and log[0].startswith("epoch")
 
 
+def test_crop_geometry_is_box_size_over_diagonal():
+    from ivosw_bench.quality.model import crop_geometry
+
+    g = crop_geometry(np.array([[0, 480, 0, 854], [10, 58, 100, 148]]), 480, 854)
+    diag = np.hypot(480, 854)
+    np.testing.assert_allclose(g[0], [np.log(480 / diag) / 2 + 1, np.log(854 / diag) / 2 + 1], rtol=1e-6)
+    assert g[1, 0] == pytest.approx(g[1, 1]) and g[1, 0] < g[0, 0]  # 48 x 48 box: equal and smaller
+
+
+def test_geometry_net_needs_geometry_and_uses_it():
+    import torch
+
+    from ivosw_bench.quality.model import GeometryQANet
+
+    torch.manual_seed(0)
+    cfg = QAConfig(input_size=32, crop_size=32, geometry=True)
+    model = QualityModel(cfg, device="cpu")
+    assert isinstance(model.net, GeometryQANet) and model.net.trunk.conv1.in_channels == 4
+    crops = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 4), dtype=np.uint8)
+    with pytest.raises(Exception, match="geometry"):
+        model.predict_crops(crops)
+    a = model.predict_crops(crops, np.zeros((3, 2), np.float32))
+    b = model.predict_crops(crops, np.ones((3, 2), np.float32))
+    assert a.shape == (3,) and not np.allclose(a, b)  # the box size changes the prediction
+    frames, labels, probs, _ = _toy_video()
+    q, q_obj = model.predict_video(frames, probs=probs)
+    assert q.shape == (5,) and np.isfinite(q_obj).all()
+
+
+def test_corrupt_mask_varies_is_seeded_and_keeps_the_clean_mask():
+    from ivosw_bench.quality.corrupt import corrupt_mask, soften
+
+    masks = np.zeros((6, 60, 80), bool)
+    for t in range(6):
+        masks[t, 20:40, 10 + 5 * t:40 + 5 * t] = True
+    outs = [corrupt_mask(masks, 3, np.random.default_rng(i)) for i in range(20)]
+    again = [corrupt_mask(masks, 3, np.random.default_rng(i)) for i in range(20)]
+    assert all(np.array_equal(a, b) for a, b in zip(outs, again))
+    ious = [(o & masks[3]).sum() / max(1, (o | masks[3]).sum()) for o in outs]
+    assert min(ious) < 0.9 and len({round(i, 3) for i in ious}) > 5
+    assert np.array_equal(corrupt_mask(masks, 3, np.random.default_rng(0), p_clean=1.0), masks[3])
+    p = soften(masks[3], np.random.default_rng(0))
+    assert p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
+
+
+def test_corrupted_gt_chunks_train_with_geometry_and_stay_out_of_evaluation(tiny_samples, tmp_path):
+    from ivosw_bench.data.davis_layout import open_dataset
+    from ivosw_bench.quality.corrupt import corrupt_chunk, generate_corrupted
+    from ivosw_bench.quality.samples import from_backend, load_chunks
+    from ivosw_bench.quality.train import eval_quality, train_quality
+
+    files = generate_corrupted(tiny_samples.parent / "tiny", tiny_samples, sequences=["one", "two"], per_frame=2,
+                               size=32, progress=False)
+    assert [f.name for f in files] == ["one__corrupt__s0.npz", "two__corrupt__s0.npz"]
+    d = load_chunks(tiny_samples)
+    real = from_backend(d)
+    assert real.any() and (~real).any() and d["geometry"].shape == (len(d["jf"]), 2)
+    assert np.all((d["jf"] >= 0) & (d["jf"] <= 1)) and d["jf"][~real].std() > 0
+
+    # labels are davisinteractive's J&F: uncorrupted (only softened) masks score about 1
+    ds = open_dataset(tiny_samples.parent / "tiny", check=False)
+    clean = corrupt_chunk(ds, "one", per_frame=1, size=32, p_clean=1.0)
+    assert len(clean["jf"]) == len(ds.frames("one")) and clean["jf"].min() > 0.8
+
+    ck = tmp_path / "geo.pt"
+    meta = train_quality(tiny_samples, ck, input_size=32, epochs=1, batch_size=16, val_sequences=["two"],
+                         geometry=True, progress=False)
+    two = load_chunks(tiny_samples, sequences=["two"])
+    assert meta["trained_on"]["n_val"] == int(from_backend(two).sum())  # no corrupted GT in validation
+    res = eval_quality(ck, tiny_samples, sequences=["two"], progress=False)
+    assert list(res["per_backend"]) == ["classic"] and res["objects_with_pixels"]["n"] == meta["trained_on"]["n_val"]
+    assert QualityModel.load(ck, device="cpu").cfg.geometry
+
+
 # -- Wild setting ----------------------------------------------------------------------------------
 def test_learned_quality_and_worst_predicted_ignore_ground_truth():
     import torch

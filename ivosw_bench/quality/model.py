@@ -16,6 +16,13 @@ For each object k in each frame t of a backend's prediction:
 
 Frame quality = mean over objects.
 
+**Crop geometry** (``QAConfig.geometry``, this project's addition to the paper's network). Resizing
+the box to a fixed size throws away how large the object is in the image, yet J&F depends on it:
+davisinteractive's boundary F-measure tolerates ``ceil(0.008 * image diagonal)`` pixels, so the
+same blobby mask scores far better on a large object than on a small one. With ``geometry=True`` the
+box's height and width relative to the image diagonal (:func:`crop_geometry`) join the pooled ResNet
+features, and a two-layer head (``512 + 2 -> 128 -> 1``, ReLU) replaces the single FC layer.
+
 **Empty predictions.** When an object has no predicted pixel in a frame there is no box, so the network
 is not run: the object's quality is the checkpoint's constant ``empty_quality``, the mean true J&F of
 the empty predictions seen while generating the training data (0.0 when there were none). On
@@ -32,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from .base import QualityError
 
@@ -80,7 +89,7 @@ def crop_object(frame: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, i
 
 
 def object_crops(frames: np.ndarray, labels: np.ndarray | None = None, probs: np.ndarray | None = None,
-                 size: int = 128, n_objects: int | None = None, frame_ids=None):
+                 size: int = 128, n_objects: int | None = None, frame_ids=None, return_boxes: bool = False):
     """All (frame, object) crops of a prediction.
 
     ``frames`` [T, H, W, 3] uint8; ``labels`` [T, H, W] int and/or ``probs`` [K+1, T, H, W] float
@@ -95,7 +104,7 @@ def object_crops(frames: np.ndarray, labels: np.ndarray | None = None, probs: np
         n_objects = probs.shape[0] - 1 if probs is not None else int(np.max(labels))
     K = n_objects
     frame_ids = range(T) if frame_ids is None else frame_ids
-    crops, index = [], []
+    crops, index, boxes = [], [], []
     empty = np.zeros((T, K), bool)
     for t in frame_ids:
         lab = np.asarray(labels[t]) if labels is not None else np.asarray(probs[:, t]).argmax(0)
@@ -108,8 +117,21 @@ def object_crops(frames: np.ndarray, labels: np.ndarray | None = None, probs: np
             prob = np.asarray(probs[k, t]) if probs is not None else mask.astype(np.uint8) * 255
             crops.append(crop_object(frames[t], prob, box, size))
             index.append((t, k - 1))
+            boxes.append(box)
     arr = np.stack(crops) if crops else np.zeros((0, size, size, 4), np.uint8)
-    return arr, np.asarray(index, np.int64).reshape(-1, 2), empty
+    index = np.asarray(index, np.int64).reshape(-1, 2)
+    if return_boxes:
+        return arr, index, empty, np.asarray(boxes, np.int64).reshape(-1, 4)
+    return arr, index, empty
+
+
+def crop_geometry(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float32 [N, 2] of boxes [N, 4] (y0, y1, x0, x1): ``log(side / image diagonal) / 2 + 1`` for
+    the height and the width (about -1 for a tiny box, 0.8 for one filling the image)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    diag = float(np.hypot(height, width))
+    hw = np.stack([b[:, 1] - b[:, 0], b[:, 3] - b[:, 2]], axis=1)
+    return (np.log(np.maximum(hw, 1.0) / diag) / 2.0 + 1.0).astype(np.float32)
 
 
 # -- network ---------------------------------------------------------------------------------------
@@ -122,25 +144,56 @@ class QAConfig:
     rgb_mean: tuple = RGB_MEAN
     rgb_std: tuple = RGB_STD
     empty_quality: float = 0.0
+    geometry: bool = False  # crop geometry (box size / image diagonal) joins the features
     extra: dict = field(default_factory=dict)
 
 
-def build_net(depth: int = 18):
-    """torchvision ResNet-``depth`` (random init) with a 4-channel first convolution and a 1-output FC."""
-    import torch.nn as nn
+N_GEOMETRY = 2
+
+
+def _resnet4(depth: int, num_classes: int):
     import torchvision
 
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {DEPTHS}, not {depth}")
-    net = getattr(torchvision.models, f"resnet{depth}")(weights=None, num_classes=1)
+    net = getattr(torchvision.models, f"resnet{depth}")(weights=None, num_classes=num_classes)
     net.conv1 = nn.Conv2d(4, 64, kernel_size=7, stride=2, padding=3, bias=False)
     nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
     return net
 
 
+def build_net(depth: int = 18, geometry: bool = False):
+    """torchvision ResNet-``depth`` (random init) with a 4-channel first convolution and a 1-output FC;
+    with ``geometry`` a :class:`GeometryQANet` (ResNet features + crop geometry -> MLP head)."""
+    if not geometry:
+        return _resnet4(depth, 1)
+    return GeometryQANet(depth)
+
+
+class GeometryQANet(nn.Module):
+    """ResNet trunk (pooled features) + crop geometry -> Linear(F + 2, 128) -> ReLU -> Linear(128, 1)."""
+
+    def __init__(self, depth: int = 18, hidden: int = 128):
+        super().__init__()
+        self.trunk = _resnet4(depth, 1)
+        n_feat = self.trunk.fc.in_features
+        self.trunk.fc = nn.Identity()
+        self.head = nn.Sequential(nn.Linear(n_feat + N_GEOMETRY, hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(hidden, 1))
+
+    def forward(self, x, geom=None):
+        if geom is None:
+            raise ValueError("this QA network needs the crop geometry (box size / image diagonal)")
+        return self.head(torch.cat([self.trunk(x), geom.to(x.dtype)], dim=1))
+
+
+def forward(net, x, geom=None):
+    """The network's raw output for inputs ``x`` (and the crop geometry when the network takes it)."""
+    return net(x, geom) if isinstance(net, GeometryQANet) else net(x)
+
+
 def to_input(crops, cfg: QAConfig, device=None):
     """uint8 crops [N, S, S, 4] (numpy or tensor) -> normalised float tensor [N, 4, s, s] at cfg.input_size."""
-    import torch
     import torch.nn.functional as F
 
     x = torch.as_tensor(crops)
@@ -155,8 +208,23 @@ def to_input(crops, cfg: QAConfig, device=None):
     return (x - mean) / std
 
 
+def predict(net, crops: np.ndarray, cfg: QAConfig, device, geometry: np.ndarray | None = None,
+            batch_size: int = 64) -> np.ndarray:
+    """sigmoid(net) in [0, 1] of uint8 crops [N, S, S, 4] in batches (eval mode, no gradients)."""
+
+    out = np.zeros(len(crops), np.float32)
+    net.eval()
+    with torch.inference_mode():
+        for i in range(0, len(crops), batch_size):
+            x = to_input(crops[i:i + batch_size], cfg, device)
+            g = None
+            if geometry is not None:
+                g = torch.as_tensor(np.asarray(geometry[i:i + batch_size], np.float32), device=x.device)
+            out[i:i + batch_size] = torch.sigmoid(forward(net, x, g)).squeeze(1).float().cpu().numpy()
+    return out
+
+
 def pick_device(device: str = "auto"):
-    import torch
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -169,7 +237,7 @@ class QualityModel:
     def __init__(self, cfg: QAConfig | None = None, net=None, meta: dict | None = None, device: str = "auto"):
         self.cfg = cfg or QAConfig()
         self.device = pick_device(device)
-        self.net = (net or build_net(self.cfg.depth)).to(self.device)
+        self.net = (net or build_net(self.cfg.depth, self.cfg.geometry)).to(self.device)
         self.net.eval()
         self.meta = meta or {}
 
@@ -180,7 +248,6 @@ class QualityModel:
         return {"format": "ivosw-qa-1", "config": asdict(self.cfg), "state_dict": sd, "meta": self.meta}
 
     def save(self, path, fp16: bool = False) -> Path:
-        import torch
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,14 +261,13 @@ class QualityModel:
         cfgd = dict(ckpt["config"])
         cfgd["rgb_mean"], cfgd["rgb_std"] = tuple(cfgd["rgb_mean"]), tuple(cfgd["rgb_std"])
         cfg = QAConfig(**cfgd)
-        net = build_net(cfg.depth)
+        net = build_net(cfg.depth, cfg.geometry)
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
         return cls(cfg, net, meta=ckpt.get("meta", {}), device=device)
 
     @classmethod
     def load(cls, path=None, device: str = "auto") -> "QualityModel":
         """Load a checkpoint from a local path (default: the shipped ``weights/quality-classic.pt``)."""
-        import torch
 
         path = Path(path) if path is not None else default_weights()
         if not path.is_file():
@@ -215,27 +281,24 @@ class QualityModel:
         return cls.from_state(ckpt, device=device)
 
     # -- inference ---------------------------------------------------------------------------------
-    def predict_crops(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Predicted J&F in [0, 1] of uint8 crops [N, S, S, 4]."""
-        import torch
-
-        out = np.zeros(len(crops), np.float32)
-        self.net.eval()
-        with torch.inference_mode():
-            for i in range(0, len(crops), batch_size):
-                x = to_input(crops[i:i + batch_size], self.cfg, self.device)
-                out[i:i + batch_size] = torch.sigmoid(self.net(x)).squeeze(1).float().cpu().numpy()
-        return out
+    def predict_crops(self, crops: np.ndarray, geometry: np.ndarray | None = None,
+                      batch_size: int = 64) -> np.ndarray:
+        """Predicted J&F in [0, 1] of uint8 crops [N, S, S, 4] (and their :func:`crop_geometry` [N, 2]
+        when ``cfg.geometry``)."""
+        if self.cfg.geometry and geometry is None:
+            raise QualityError("this quality network needs the crops' geometry (box size / image diagonal)")
+        return predict(self.net, crops, self.cfg, self.device, geometry, batch_size)
 
     def predict_video(self, frames: np.ndarray, probs: np.ndarray | None = None,
                       labels: np.ndarray | None = None, n_objects: int | None = None,
                       batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """(q [T], q_objects [T, K]) for a whole video: frames [T, H, W, 3] uint8, probs [K+1, T, H, W]
         and/or labels [T, H, W]. Objects with no predicted pixel get ``cfg.empty_quality``."""
-        crops, index, empty = object_crops(frames, labels=labels, probs=probs, size=self.cfg.crop_size,
-                                           n_objects=n_objects)
+        crops, index, empty, boxes = object_crops(frames, labels=labels, probs=probs, size=self.cfg.crop_size,
+                                                  n_objects=n_objects, return_boxes=True)
         q_obj = np.full(empty.shape, self.cfg.empty_quality, np.float32)
         if len(crops):
-            q_obj[index[:, 0], index[:, 1]] = self.predict_crops(crops, batch_size)
+            geom = crop_geometry(boxes, frames.shape[1], frames.shape[2])
+            q_obj[index[:, 0], index[:, 1]] = self.predict_crops(crops, geom, batch_size)
         q = q_obj.mean(axis=1) if q_obj.shape[1] else np.full(len(frames), self.cfg.empty_quality, np.float32)
         return q.astype(np.float32), q_obj

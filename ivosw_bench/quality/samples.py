@@ -17,8 +17,9 @@ have no crop: only their true J&F is kept (``empty_jf``) to set the checkpoint's
 Round 1 does not depend on the policy, so only the first policy of the list keeps its round-1 samples.
 
 One compressed ``<sequence>__<policy>__s<seed>.npz`` per chunk (written atomically): ``crops``
-uint8 [N, S, S, 4], ``jf`` float32 [N], ``frame``/``obj``/``round`` int16 [N], ``empty_jf`` float32,
-and a JSON ``meta`` string. Existing chunks are skipped, so a killed generation resumes.
+uint8 [N, S, S, 4], ``jf`` float32 [N], ``frame``/``obj``/``round`` int16 [N], ``box`` int16 [N, 4]
+(the crop's box y0, y1, x0, x1 in pixels), ``empty_jf`` float32, and a JSON ``meta`` string (with the
+frames' ``height`` and ``width``). Existing chunks are skipped, so a killed generation resumes.
 """
 from __future__ import annotations
 
@@ -94,17 +95,18 @@ def generate_chunk(dataset, spec: ChunkSpec, backend, rounds: int = 8, size: int
     history = np.zeros(T, np.int64)
     history[ep.initial_frame] += 1
     annotated = [ep.initial_frame]
-    crops, jf, fr, ob, rd, empty_jf = [], [], [], [], [], []
+    crops, jf, fr, ob, rd, bx, empty_jf = [], [], [], [], [], [], []
     t0 = time.perf_counter()
     out = ep.reset()
     for t in range(1, rounds + 1):
         if t > 1 or spec.keep_first_round:
             ids = list(range((t - 1) % frame_stride, T, frame_stride))
             pred = out.probs
-            c, index, empty = object_crops(frames, labels=np.asarray(pred.labels),
-                                           probs=pred.probs if pred.has_probs else None,
-                                           size=size, n_objects=n_obj, frame_ids=ids)
+            c, index, empty, boxes = object_crops(frames, labels=np.asarray(pred.labels),
+                                                  probs=pred.probs if pred.has_probs else None,
+                                                  size=size, n_objects=n_obj, frame_ids=ids, return_boxes=True)
             crops.append(c)
+            bx.append(boxes.astype(np.int16))
             jf.append(out.jf_objects[index[:, 0], index[:, 1]].astype(np.float32))
             fr.append(index[:, 0].astype(np.int16))
             ob.append(index[:, 1].astype(np.int16))
@@ -123,11 +125,11 @@ def generate_chunk(dataset, spec: ChunkSpec, backend, rounds: int = 8, size: int
     cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
     meta = {"sequence": spec.sequence, "policy": spec.policy, "seed": spec.seed, "rounds": rounds,
             "size": size, "frame_stride": frame_stride, "n_frames": T, "n_objects": n_obj,
-            "backend": backend.name, "annotated": annotated, "seconds": round(time.perf_counter() - t0, 2)}
+            "height": int(frames.shape[1]), "width": int(frames.shape[2]), "backend": backend.name, "annotated": annotated, "seconds": round(time.perf_counter() - t0, 2)}
     return {"crops": np.concatenate(crops) if crops else np.zeros((0, size, size, 4), np.uint8),
             "jf": cat(jf, np.float32), "frame": cat(fr, np.int16), "obj": cat(ob, np.int16),
-            "round": cat(rd, np.int16), "empty_jf": cat(empty_jf, np.float32),
-            "meta": np.array(json.dumps(meta))}
+            "round": cat(rd, np.int16), "box": np.concatenate(bx) if bx else np.zeros((0, 4), np.int16),
+            "empty_jf": cat(empty_jf, np.float32), "meta": np.array(json.dumps(meta))}
 
 
 def write_chunk(path: Path, arrays: dict) -> None:
@@ -194,12 +196,16 @@ def load_chunks(data_dir, sequences: Iterable[str] | None = None, exclude: Itera
     """Concatenate the chunks of ``data_dir`` (optionally only / all but some sequences).
 
     Returns ``crops, jf, frame, obj, round`` arrays, ``seq`` (sequence index per sample),
-    ``sequences`` (names), ``policy`` (names per sample index), ``empty_jf`` and ``metas``.
+    ``sequences`` (names), ``chunk`` (index into ``metas`` per sample), ``empty_jf``, ``metas`` and ``geometry``
+    (:func:`~ivosw_bench.quality.model.crop_geometry` [N, 2], or ``None`` when a chunk predates boxes).
     """
+    from .model import crop_geometry
+
     files = sorted(Path(data_dir).glob("*__*__s*.npz"))
     want = set(sequences) if sequences is not None else None
     skip = set(exclude or ())
-    parts: dict[str, list] = {k: [] for k in ("crops", "jf", "frame", "obj", "round", "seq", "empty_jf")}
+    parts: dict[str, list] = {k: [] for k in ("crops", "jf", "frame", "obj", "round", "seq", "chunk", "empty_jf")}
+    geometry: list | None = []
     names: list[str] = []
     metas = []
     for f in files:
@@ -213,10 +219,22 @@ def load_chunks(data_dir, sequences: Iterable[str] | None = None, exclude: Itera
             for k in ("crops", "jf", "frame", "obj", "round", "empty_jf"):
                 parts[k].append(z[k])
             parts["seq"].append(np.full(len(z["jf"]), names.index(seq), np.int16))
+            parts["chunk"].append(np.full(len(z["jf"]), len(metas), np.int32))
+            if geometry is not None and "box" in z.files and "height" in meta:
+                geometry.append(crop_geometry(z["box"], meta["height"], meta["width"]))
+            else:
+                geometry = None
             metas.append(meta)
     if not metas:
         raise QualityError(f"{data_dir}: no QA sample chunks"
                                 + (f" for sequences {sorted(want)}" if want is not None else ""))
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["sequences"], out["metas"] = names, metas
+    out["geometry"] = np.concatenate(geometry) if geometry is not None else None
     return out
+
+
+def from_backend(data: dict) -> np.ndarray:
+    """bool [N]: samples of a backend's predictions (not corrupted ground truth) in :func:`load_chunks` data."""
+    real = np.asarray([m.get("policy") != "corrupt" for m in data["metas"]], bool)
+    return real[data["chunk"]]

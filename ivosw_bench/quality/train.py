@@ -33,8 +33,9 @@ from typing import Iterable
 
 import numpy as np
 
-from .model import QAConfig, QualityModel, build_net, pick_device, to_input
-from .samples import load_chunks
+from .base import QualityError
+from .model import QAConfig, QualityModel, build_net, forward, pick_device, predict, to_input
+from .samples import from_backend, load_chunks
 
 
 def metrics(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -113,18 +114,6 @@ def _weights(jf: np.ndarray, balance: bool) -> np.ndarray:
     return w / w.sum()
 
 
-def _predict(net, crops: np.ndarray, cfg: QAConfig, device, batch_size: int = 128) -> np.ndarray:
-    import torch
-
-    net.eval()
-    out = np.zeros(len(crops), np.float32)
-    with torch.inference_mode():
-        for i in range(0, len(crops), batch_size):
-            x = to_input(crops[i:i + batch_size], cfg, device)
-            out[i:i + batch_size] = torch.sigmoid(net(x)).squeeze(1).float().cpu().numpy()
-    return out
-
-
 def _with_empty(pred: np.ndarray, true: np.ndarray, empty_jf: np.ndarray, empty_q: float):
     return (np.concatenate([pred, np.full(len(empty_jf), empty_q, np.float32)]),
             np.concatenate([true, empty_jf]))
@@ -138,9 +127,11 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                   device: str = "auto", select: str = "last", threads: int | None = None,
                   time_budget_s: float | None = None, progress: bool = True, command: str | None = None,
                   val_max_samples: int | None = 2000, fp16: bool = False,
-                  augment: str = "basic") -> dict:
+                  augment: str = "basic", geometry: bool = False) -> dict:
     """Train the QA network; returns the final checkpoint's ``meta`` (metrics, epochs, sequences...).
 
+    ``geometry`` gives the network the crops' size relative to the image (see
+    :class:`~ivosw_bench.quality.model.GeometryQANet`; needs chunks with boxes).
     ``val_max_samples`` caps the per-epoch validation (a seeded subset); the final metrics are computed
     on the whole validation set of the selected epoch. ``fp16`` stores the final weights in half
     precision (loaded back as float32). The resumable training state goes to ``<out>.state.pt`` and the
@@ -165,16 +156,22 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
         data_val_extra = load_chunks(data_dir, sequences=val_sequences)
     else:
         data_val_extra = None
+    if geometry and (data["geometry"] is None or (data_val_extra is not None and data_val_extra["geometry"] is None)):
+        raise ValueError(f"{data_dir}: geometry=True needs chunks with boxes (written by this version of qa-samples)")
     train_seqs, val_seqs = _split(data, val_sequences, val_fraction, seed)
     seq_names = np.asarray(data["sequences"])
     in_train = np.isin(seq_names[data["seq"]], train_seqs)
     tr_crops, tr_jf = data["crops"][in_train], data["jf"][in_train]
+    tr_geom = data["geometry"][in_train] if geometry else None
     if data_val_extra is not None:
-        va_crops, va_jf = data_val_extra["crops"], data_val_extra["jf"]
+        real = from_backend(data_val_extra)
+        va_crops, va_jf = data_val_extra["crops"][real], data_val_extra["jf"][real]
+        va_geom = data_val_extra["geometry"][real] if geometry else None
         va_empty = data_val_extra["empty_jf"]
     else:
-        in_val = np.isin(seq_names[data["seq"]], val_seqs)
+        in_val = np.isin(seq_names[data["seq"]], val_seqs) & from_backend(data)
         va_crops, va_jf = data["crops"][in_val], data["jf"][in_val]
+        va_geom = data["geometry"][in_val] if geometry else None
         va_empty = None  # empties are stored per chunk: collected below
     # empty predictions: constant quality = mean true J&F of the empty predictions of the training chunks
     tr_empty, va_empty_l = [], []
@@ -189,9 +186,10 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
     empty_q = float(tr_empty.mean()) if len(tr_empty) else 0.0
 
     crop_size = int(tr_crops.shape[1])
-    cfg = QAConfig(depth=depth, input_size=input_size, crop_size=crop_size, empty_quality=empty_q)
+    cfg = QAConfig(depth=depth, input_size=input_size, crop_size=crop_size, empty_quality=empty_q,
+                   geometry=bool(geometry))
     torch.manual_seed(seed)
-    net = build_net(depth).to(dev)
+    net = build_net(depth, cfg.geometry).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     n_per_epoch = int(samples_per_epoch or len(tr_jf))
     steps_per_epoch = max(1, math.ceil(n_per_epoch / batch_size))
@@ -229,6 +227,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
         val_idx = np.sort(val_rng.choice(val_idx, val_max_samples, replace=False))
     tr_crops_t = torch.from_numpy(tr_crops)
     tr_jf_t = torch.from_numpy(tr_jf.astype(np.float32))
+    tr_geom_t = torch.from_numpy(tr_geom) if geometry else None
 
     bar = None
     if progress:
@@ -256,7 +255,8 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                 if augment != "none":
                     x = _augment(x, gen, augment)
                 y = tr_jf_t[idx].to(dev)
-                loss = torch.nn.functional.mse_loss(torch.sigmoid(net(x)).squeeze(1), y)
+                g = tr_geom_t[idx].to(dev) if geometry else None
+                loss = torch.nn.functional.mse_loss(torch.sigmoid(forward(net, x, g)).squeeze(1), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -268,7 +268,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
             row = {"epoch": epoch + 1, "train_mse": total / max(count, 1), "lr": sched.get_last_lr()[0],
                    "seconds": round(time.perf_counter() - t0, 1)}
             if len(val_idx):
-                pv = _predict(net, va_crops[val_idx], cfg, dev)
+                pv = predict(net, va_crops[val_idx], cfg, dev, va_geom[val_idx] if geometry else None, 128)
                 m = metrics(pv, va_jf[val_idx])
                 row.update(val_pcc=m["pcc"], val_mse=m["mse"], val_n=m["n"])
             history.append(row)
@@ -309,7 +309,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
         chosen = history[-1]["epoch"] if history else 0
     final = {}
     if len(va_jf):
-        pv = _predict(net, va_crops, cfg, dev)
+        pv = predict(net, va_crops, cfg, dev, va_geom, 128)
         final = {"objects_with_pixels": metrics(pv, va_jf),
                  "all": metrics(*_with_empty(pv, va_jf, va_empty, empty_q)),
                  "n_empty": int(len(va_empty))}
@@ -321,6 +321,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                            "train_jf_mean": float(tr_jf.mean()), "train_jf_std": float(tr_jf.std())},
             "hyper": {"depth": depth, "input_size": input_size, "epochs": epochs, "batch_size": batch_size,
                       "lr": lr, "weight_decay": weight_decay, "seed": seed, "balance": balance, "augment": augment,
+                      "geometry": bool(geometry),
                       "samples_per_epoch": n_per_epoch, "select": select, "device": str(dev),
                       "threads": torch.get_num_threads()},
             "history": history, "selected_epoch": chosen, "val_metrics": final,
@@ -380,26 +381,25 @@ def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None
                          size=model.cfg.crop_size, progress=progress)
     try:
         data = load_chunks(data_dir, sequences=sequences)
-        pred = model.predict_crops(data["crops"])
-        backends = np.asarray([m["backend"] for m in data["metas"]])
-        result: dict = {"checkpoint": str(checkpoint or "shipped"), "sequences": data["sequences"],
-                        "per_backend": {}}
-        empties = {}
+        real = from_backend(data)  # corrupted-GT chunks are training material, not an evaluation
+        if not real.any():
+            raise QualityError(f"{data_dir}: no backend chunks to evaluate (only corrupted ground truth)")
+        for k in ("crops", "jf", "frame", "obj", "round", "seq", "chunk", "geometry"):
+            if data[k] is not None:
+                data[k] = data[k][real]
+        pred = model.predict_crops(data["crops"], data["geometry"])
+        sample_backend = np.asarray([m["backend"] for m in data["metas"]])[data["chunk"]]
+        empties: dict[str, list] = {}
         for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
             seq = f.name.split("__")[0]
             if sequences is None or seq in set(sequences):
                 with np.load(f) as z:
                     be = json.loads(str(z["meta"]))["backend"]
-                    empties.setdefault(be, []).append(z["empty_jf"])
-        # backend of each sample: chunks are concatenated in file order, one backend per chunk
-        sizes = []
-        for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
-            seq = f.name.split("__")[0]
-            if sequences is None or seq in set(sequences):
-                with np.load(f) as z:
-                    sizes.append(len(z["jf"]))
-        sample_backend = np.repeat(backends, sizes)
-        for be in sorted(set(backends)):
+                    if be != "corrupt":
+                        empties.setdefault(be, []).append(z["empty_jf"])
+        result: dict = {"checkpoint": str(checkpoint or "shipped"), "sequences": data["sequences"],
+                        "per_backend": {}}
+        for be in sorted(set(sample_backend)):
             sel = sample_backend == be
             e = np.concatenate(empties.get(be, [np.zeros(0, np.float32)]))
             result["per_backend"][be] = {
@@ -414,8 +414,7 @@ def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None
             sel = data["seq"] == i
             per_seq[str(s)] = metrics(pred[sel], data["jf"][sel])
         result["per_sequence"] = per_seq
-        result["within_round"] = within_round(pred, data["jf"], np.repeat(np.arange(len(sizes)), sizes),
-                                              data["round"], data["obj"])
+        result["within_round"] = within_round(pred, data["jf"], data["chunk"], data["round"], data["obj"])
         return result
     finally:
         if tmp is not None:
