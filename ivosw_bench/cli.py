@@ -382,6 +382,10 @@ def qa_corrupt(dataset, sequences, per_frame, size, seed, shard, out, quiet):
 @click.option("--augment", type=click.Choice(["basic", "strong", "none"]), default="basic", show_default=True)
 @click.option("--geometry/--no-geometry", default=True, show_default=True,
               help="give the network the crop's size relative to the image (needs chunks with boxes)")
+@click.option("--image", type=click.Choice(["rgb", "edges"]), default="edges", show_default=True,
+              help="image channels: RGB, or grey level + Sobel gradients (generalises better to unseen videos)")
+@click.option("--corrupt-fraction", default=None, type=click.FloatRange(0, 1),
+              help="share of corrupted-GT samples in each epoch (default: their share of the data)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--val-sequences", default=None, help="comma-separated held-out sequences (default: --val-fraction of them at random)")
 @click.option("--val-fraction", default=0.2, show_default=True, type=float)
@@ -393,7 +397,8 @@ def qa_corrupt(dataset, sequences, per_frame, size, seed, shard, out, quiet):
 @click.option("--tensorboard", is_flag=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
-def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, weight_decay, augment, geometry, seed,
+def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, weight_decay, augment, geometry,
+                      image, corrupt_fraction, seed,
                       val_sequences, val_fraction, samples_per_epoch, balance, select, resume, fp16, tensorboard,
                       device, quiet):
     """Train the QA network (ResNet + head -> J&F) on chunks written by 'qa-samples' and 'qa-corrupt'.
@@ -403,7 +408,8 @@ def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, 
 
     meta = train_quality(data_dir, out, depth=int(depth), input_size=input_size, epochs=epochs,
                          batch_size=batch_size, lr=lr, weight_decay=weight_decay, augment=augment,
-                         geometry=geometry, seed=seed, val_sequences=_csv(val_sequences),
+                         geometry=geometry, image=image, corrupt_fraction=corrupt_fraction, seed=seed,
+                         val_sequences=_csv(val_sequences),
                          val_fraction=val_fraction, samples_per_epoch=samples_per_epoch, balance=balance,
                          select=select, resume=resume, fp16=fp16, tensorboard=tensorboard, device=device,
                          progress=not quiet, command=" ".join(sys.argv))

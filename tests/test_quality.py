@@ -158,6 +158,28 @@ def test_geometry_net_needs_geometry_and_uses_it():
     assert q.shape == (5,) and np.isfinite(q_obj).all()
 
 
+def test_edges_image_mode_and_its_flip_augmentation():
+    import torch
+
+    from ivosw_bench.quality.base import QualityError
+    from ivosw_bench.quality.train import _augment
+
+    ramp = np.zeros((1, 16, 16, 4), np.uint8)
+    ramp[0, :, :, :3] = (np.arange(16) * 16)[None, :, None]  # brighter to the right
+    cfg = QAConfig(input_size=16, crop_size=16, image="edges")
+    x = to_input(ramp, cfg)
+    assert x.shape == (1, 4, 16, 16)
+    assert x[0, 1, 4:12, 4:12].min() > 0 and x[0, 2, 4:12, 4:12].abs().max() < 1e-5  # d/dx > 0, d/dy = 0
+    # augmenting a flipped crop must equal the features of the flipped image
+    flipped = to_input(np.ascontiguousarray(ramp[:, :, ::-1]), cfg)
+    # a seed whose first draw (the flip decision) flips sample 0
+    seed = next(s for s in range(100) if torch.rand(1, generator=torch.Generator().manual_seed(s))[0] < 0.5)
+    y = _augment(x.clone(), torch.Generator().manual_seed(seed), "basic", "edges")
+    assert torch.sign(y[0, 1, 4:12, 4:12]).eq(torch.sign(flipped[0, 1, 4:12, 4:12])).all()
+    with pytest.raises(QualityError, match="image mode"):
+        to_input(ramp, QAConfig(input_size=16, crop_size=16, image="hsv"))
+
+
 def test_corrupt_mask_varies_is_seeded_and_keeps_the_clean_mask():
     from ivosw_bench.quality.corrupt import corrupt_mask, soften
 
@@ -254,6 +276,19 @@ def test_shipped_weights_if_present():
     q, q_obj = model.predict_video(frames, probs=probs)
     assert q.shape == (5,) and q_obj.shape == (5, 2)
     assert np.all((q >= 0) & (q <= 1))
-    record = path.with_suffix(".json")
-    if record.is_file():
-        assert "val_metrics" in json.loads(record.read_text()) or True
+    # the training record beside the weights describes exactly this file
+    import hashlib
+
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record["config"]["geometry"] == model.cfg.geometry and record["config"]["image"] == model.cfg.image
+    assert 0 <= record["held_out"]["pcc"] <= 1 and record["held_out"]["n"] > 0
+
+
+def test_chunk_files_skip_chunks_being_written(tmp_path):
+    from ivosw_bench.quality.samples import chunk_files, write_chunk
+
+    write_chunk(tmp_path / "a__random__s0.npz", {"jf": np.zeros(2, np.float32)})
+    (tmp_path / "b__random__s0.npz.partial").write_bytes(b"half")
+    (tmp_path / "c__random__s0.npz.tmp.npz").write_bytes(b"half")  # an older version's temporary name
+    assert [f.name for f in chunk_files(tmp_path)] == ["a__random__s0.npz"]

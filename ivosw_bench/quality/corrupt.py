@@ -167,7 +167,7 @@ def generate_corrupted(dataset="davis16-train", out_dir="/tmp/qa-data", sequence
     """Write (resumably) one corrupted-GT chunk per sequence into ``out_dir``; returns the chunk files."""
     from .. import compat
     from ..data.davis_layout import open_dataset
-    from .samples import chunk_name, write_chunk
+    from .samples import chunk_files, chunk_name, write_chunk
 
     compat.apply()
     ds = open_dataset(dataset, sequences=sequences, check=False)
@@ -193,4 +193,4 @@ def generate_corrupted(dataset="davis16-train", out_dir="/tmp/qa-data", sequence
     finally:
         if bar is not None:
             bar.stop()
-    return sorted(out.glob(f"*__corrupt__s{seed}.npz"))
+    return [f for f in chunk_files(out) if f.name.endswith(f"__corrupt__s{seed}.npz")]

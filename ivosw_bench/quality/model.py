@@ -145,6 +145,7 @@ class QAConfig:
     rgb_std: tuple = RGB_STD
     empty_quality: float = 0.0
     geometry: bool = False  # crop geometry (box size / image diagonal) joins the features
+    image: str = "rgb"  # "rgb" or "edges" (grey level + Sobel gradients): what the 3 image channels carry
     extra: dict = field(default_factory=dict)
 
 
@@ -192,8 +193,18 @@ def forward(net, x, geom=None):
     return net(x, geom) if isinstance(net, GeometryQANet) else net(x)
 
 
+IMAGE_MODES = ("rgb", "edges")
+
+
 def to_input(crops, cfg: QAConfig, device=None):
-    """uint8 crops [N, S, S, 4] (numpy or tensor) -> normalised float tensor [N, 4, s, s] at cfg.input_size."""
+    """uint8 crops [N, S, S, 4] (numpy or tensor) -> normalised float tensor [N, 4, s, s] at cfg.input_size.
+
+    ``cfg.image == "rgb"``: RGB with the ImageNet mean/std; ``"edges"``: the grey level and its
+    horizontal and vertical Sobel gradients (computed after resizing) in place of RGB, which keeps the
+    boundaries the mask must follow and drops the colours by which a network trained on few videos
+    recognises the video. The probability channel is mapped to [-1, 1] in both."""
+    if cfg.image not in IMAGE_MODES:
+        raise QualityError(f"unknown QA image mode '{cfg.image}' (known: {', '.join(IMAGE_MODES)})")
     import torch.nn.functional as F
 
     x = torch.as_tensor(crops)
@@ -203,6 +214,12 @@ def to_input(crops, cfg: QAConfig, device=None):
     if x.shape[-1] != cfg.input_size or x.shape[-2] != cfg.input_size:
         x = F.interpolate(x, size=(cfg.input_size, cfg.input_size), mode="bilinear", align_corners=False,
                           antialias=True)
+    if cfg.image == "edges":
+        gray = x[:, :3].mean(1, keepdim=True)
+        k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=x.device)
+        gx = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), k.view(1, 1, 3, 3))
+        gy = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), k.t().reshape(1, 1, 3, 3))
+        return torch.cat([(gray - 0.45) / 0.25, gx * 2.0, gy * 2.0, (x[:, 3:] - 0.5) / 0.5], 1)
     mean = torch.tensor(list(cfg.rgb_mean) + [0.5], device=x.device).view(1, 4, 1, 1)
     std = torch.tensor(list(cfg.rgb_std) + [0.5], device=x.device).view(1, 4, 1, 1)
     return (x - mean) / std

@@ -133,10 +133,17 @@ def generate_chunk(dataset, spec: ChunkSpec, backend, rounds: int = 8, size: int
 
 
 def write_chunk(path: Path, arrays: dict) -> None:
+    """Write atomically: into ``<name>.partial`` (which :func:`chunk_files` never lists), then rename."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     tmp.replace(path)
+
+
+def chunk_files(data_dir) -> list[Path]:
+    """The finished chunk files of ``data_dir``, sorted (a generation may be writing others meanwhile)."""
+    return sorted(f for f in Path(data_dir).glob("*__*__s*.npz") if not f.name.endswith(".tmp.npz"))
 
 
 def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences: list[str] | None = None,
@@ -188,7 +195,7 @@ def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences:
     info = {"dataset": str(ds.root), "backend": backend, "policies": list(policies), "rounds": rounds,
             "size": size, "frame_stride": frame_stride, "seed": seed}
     (out / "generation.json").write_text(json.dumps(info, indent=2))
-    return sorted(out.glob("*__*__s*.npz"))
+    return chunk_files(out)
 
 
 def load_chunks(data_dir, sequences: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
@@ -201,7 +208,7 @@ def load_chunks(data_dir, sequences: Iterable[str] | None = None, exclude: Itera
     """
     from .model import crop_geometry
 
-    files = sorted(Path(data_dir).glob("*__*__s*.npz"))
+    files = chunk_files(data_dir)
     want = set(sequences) if sequences is not None else None
     skip = set(exclude or ())
     parts: dict[str, list] = {k: [] for k in ("crops", "jf", "frame", "obj", "round", "seq", "chunk", "empty_jf")}

@@ -35,7 +35,7 @@ import numpy as np
 
 from .base import QualityError
 from .model import QAConfig, QualityModel, build_net, forward, pick_device, predict, to_input
-from .samples import from_backend, load_chunks
+from .samples import chunk_files, from_backend, load_chunks
 
 
 def metrics(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -64,8 +64,11 @@ def _split(data: dict, val_sequences, val_fraction: float, seed: int) -> tuple[l
     return sorted(train), sorted(val)
 
 
-def _augment(x, gen, strength: str = "basic"):
+def _augment(x, gen, strength: str = "basic", image: str = "rgb"):
     """On a normalised batch [B, 4, s, s] (in place where possible).
+
+    With ``image="edges"`` (channels: grey, d/dx, d/dy) a horizontal flip negates d/dx, a vertical one
+    d/dy, and the brightness offset only touches the grey level (gain scales all three).
 
     ``basic``: random horizontal flip, RGB brightness/contrast jitter (+-10 %).
     ``strong`` (for few training videos: pushes the network to judge the mask against the image
@@ -77,9 +80,12 @@ def _augment(x, gen, strength: str = "basic"):
     import torch.nn.functional as F
 
     b = x.shape[0]
+    edges = image == "edges"
     flip = torch.rand(b, generator=gen) < 0.5
     if flip.any():
         x[flip] = x[flip].flip(-1)
+        if edges:
+            x[flip, 1] = -x[flip, 1]
     amp = 0.5 if strength == "strong" else 0.2
     gain = 1.0 + amp * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
     bias = amp * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
@@ -87,11 +93,13 @@ def _augment(x, gen, strength: str = "basic"):
         vflip = torch.rand(b, generator=gen) < 0.5
         if vflip.any():
             x[vflip] = x[vflip].flip(-2)
+            if edges:
+                x[vflip, 2] = -x[vflip, 2]
         perm = torch.rand(b, generator=gen) < 0.5
-        if perm.any():
+        if perm.any() and not edges:
             x[perm, :3] = x[perm][:, torch.randperm(3, generator=gen)]
         gray = torch.rand(b, generator=gen) < 0.2
-        if gray.any():
+        if gray.any() and not edges:
             x[gray, :3] = x[gray, :3].mean(1, keepdim=True).expand(-1, 3, -1, -1)
         scale = 0.87 + 0.28 * torch.rand(b, generator=gen)
         shift = 0.16 * (torch.rand(b, 2, generator=gen) - 0.5)
@@ -101,7 +109,11 @@ def _augment(x, gen, strength: str = "basic"):
         theta[:, :, 2] = shift
         grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    x[:, :3] = x[:, :3] * gain.to(x.device) + bias.to(x.device)
+    if edges:
+        x[:, :3] = x[:, :3] * gain.to(x.device)
+        x[:, :1] = x[:, :1] + bias.to(x.device)
+    else:
+        x[:, :3] = x[:, :3] * gain.to(x.device) + bias.to(x.device)
     return x
 
 
@@ -127,11 +139,15 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                   device: str = "auto", select: str = "last", threads: int | None = None,
                   time_budget_s: float | None = None, progress: bool = True, command: str | None = None,
                   val_max_samples: int | None = 2000, fp16: bool = False,
-                  augment: str = "basic", geometry: bool = False) -> dict:
+                  augment: str = "basic", geometry: bool = False,
+                  corrupt_fraction: float | None = None, image: str = "rgb") -> dict:
     """Train the QA network; returns the final checkpoint's ``meta`` (metrics, epochs, sequences...).
 
     ``geometry`` gives the network the crops' size relative to the image (see
     :class:`~ivosw_bench.quality.model.GeometryQANet`; needs chunks with boxes).
+    ``image``: ``"rgb"`` or ``"edges"`` (see :func:`~ivosw_bench.quality.model.to_input`).
+    ``corrupt_fraction`` sets the share of corrupted-GT samples (:mod:`.corrupt`) in each epoch's draws
+    (default: their share of the data).
     ``val_max_samples`` caps the per-epoch validation (a seeded subset); the final metrics are computed
     on the whole validation set of the selected epoch. ``fp16`` stores the final weights in half
     precision (loaded back as float32). The resumable training state goes to ``<out>.state.pt`` and the
@@ -162,6 +178,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
     seq_names = np.asarray(data["sequences"])
     in_train = np.isin(seq_names[data["seq"]], train_seqs)
     tr_crops, tr_jf = data["crops"][in_train], data["jf"][in_train]
+    tr_real = from_backend(data)[in_train]
     tr_geom = data["geometry"][in_train] if geometry else None
     if data_val_extra is not None:
         real = from_backend(data_val_extra)
@@ -175,7 +192,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
         va_empty = None  # empties are stored per chunk: collected below
     # empty predictions: constant quality = mean true J&F of the empty predictions of the training chunks
     tr_empty, va_empty_l = [], []
-    for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
+    for f in chunk_files(data_dir):
         seq = f.name.split("__")[0]
         if seq in train_seqs or seq in val_seqs:
             with np.load(f) as z:
@@ -187,7 +204,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
 
     crop_size = int(tr_crops.shape[1])
     cfg = QAConfig(depth=depth, input_size=input_size, crop_size=crop_size, empty_quality=empty_q,
-                   geometry=bool(geometry))
+                   geometry=bool(geometry), image=image)
     torch.manual_seed(seed)
     net = build_net(depth, cfg.geometry).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
@@ -221,6 +238,10 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
             writer = None
 
     weights = _weights(tr_jf, balance)
+    if corrupt_fraction is not None and tr_real.any() and (~tr_real).any():
+        # each source keeps its own (balanced) distribution; corrupted GT gets corrupt_fraction of the draws
+        weights = np.where(tr_real, weights / weights[tr_real].sum() * (1 - corrupt_fraction),
+                           weights / weights[~tr_real].sum() * corrupt_fraction)
     val_rng = np.random.default_rng(seed + 1)
     val_idx = np.arange(len(va_jf))
     if val_max_samples and len(val_idx) > val_max_samples:
@@ -243,8 +264,10 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
             t0 = time.perf_counter()
             gen = torch.Generator().manual_seed(seed * 1000 + epoch)
             rng = np.random.default_rng([seed, epoch])
-            order = rng.choice(len(tr_jf), size=n_per_epoch, replace=True, p=weights) if balance \
-                else rng.permutation(len(tr_jf))[:n_per_epoch]
+            if balance or corrupt_fraction is not None:
+                order = rng.choice(len(tr_jf), size=n_per_epoch, replace=True, p=weights)
+            else:
+                order = rng.permutation(len(tr_jf))[:n_per_epoch]
             net.train()
             total, count = 0.0, 0
             for s in range(steps_per_epoch):
@@ -253,7 +276,7 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                     continue
                 x = to_input(tr_crops_t[idx], cfg, dev)
                 if augment != "none":
-                    x = _augment(x, gen, augment)
+                    x = _augment(x, gen, augment, image)
                 y = tr_jf_t[idx].to(dev)
                 g = tr_geom_t[idx].to(dev) if geometry else None
                 loss = torch.nn.functional.mse_loss(torch.sigmoid(forward(net, x, g)).squeeze(1), y)
@@ -321,7 +344,8 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
                            "train_jf_mean": float(tr_jf.mean()), "train_jf_std": float(tr_jf.std())},
             "hyper": {"depth": depth, "input_size": input_size, "epochs": epochs, "batch_size": batch_size,
                       "lr": lr, "weight_decay": weight_decay, "seed": seed, "balance": balance, "augment": augment,
-                      "geometry": bool(geometry),
+                      "geometry": bool(geometry), "image": image, "corrupt_fraction": corrupt_fraction,
+                      "n_train_corrupt": int((~tr_real).sum()),
                       "samples_per_epoch": n_per_epoch, "select": select, "device": str(dev),
                       "threads": torch.get_num_threads()},
             "history": history, "selected_epoch": chosen, "val_metrics": final,
@@ -390,7 +414,7 @@ def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None
         pred = model.predict_crops(data["crops"], data["geometry"])
         sample_backend = np.asarray([m["backend"] for m in data["metas"]])[data["chunk"]]
         empties: dict[str, list] = {}
-        for f in sorted(Path(data_dir).glob("*__*__s*.npz")):
+        for f in chunk_files(data_dir):
             seq = f.name.split("__")[0]
             if sequences is None or seq in set(sequences):
                 with np.load(f) as z:
