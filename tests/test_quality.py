@@ -292,3 +292,26 @@ def test_chunk_files_skip_chunks_being_written(tmp_path):
     (tmp_path / "b__random__s0.npz.partial").write_bytes(b"half")
     (tmp_path / "c__random__s0.npz.tmp.npz").write_bytes(b"half")  # an older version's temporary name
     assert [f.name for f in chunk_files(tmp_path)] == ["a__random__s0.npz"]
+
+
+def test_chunks_without_boxes_give_one_line_errors(tmp_path):
+    from ivosw_bench.quality.base import QualityError
+    from ivosw_bench.quality.samples import write_chunk
+    from ivosw_bench.quality.train import eval_quality, train_quality
+
+    for seq in ("a", "b"):  # the format of chunks written before boxes were stored
+        meta = {"sequence": seq, "policy": "random", "backend": "classic", "n_frames": 4, "n_objects": 1}
+        write_chunk(tmp_path / f"{seq}__random__s0.npz", {
+            "crops": np.zeros((4, 16, 16, 4), np.uint8), "jf": np.full(4, 0.5, np.float32),
+            "frame": np.arange(4, dtype=np.int16), "obj": np.zeros(4, np.int16), "round": np.ones(4, np.int16),
+            "empty_jf": np.zeros(0, np.float32), "meta": np.array(json.dumps(meta))})
+    with pytest.raises(QualityError, match="without boxes.*--no-geometry"):
+        train_quality(tmp_path, tmp_path / "q.pt", input_size=16, epochs=1, val_sequences=["b"], geometry=True,
+                      progress=False)
+    ck = tmp_path / "geo.pt"
+    QualityModel(QAConfig(input_size=16, crop_size=16, geometry=True), device="cpu").save(ck)
+    with pytest.raises(QualityError, match=f"{tmp_path}.*without boxes"):
+        eval_quality(ck, tmp_path, sequences=["b"], progress=False)
+    # without geometry the old chunks still train
+    meta = train_quality(tmp_path, tmp_path / "q.pt", input_size=16, epochs=1, val_sequences=["b"], progress=False)
+    assert meta["trained_on"]["n_train"] == 4

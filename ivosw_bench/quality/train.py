@@ -60,7 +60,7 @@ def _split(data: dict, val_sequences, val_fraction: float, seed: int) -> tuple[l
         val = sorted(rng.choice(sorted(names), size=n_val, replace=False).tolist()) if n_val else []
     train = [s for s in names if s not in set(val)]
     if not train:
-        raise ValueError("no training sequences left after the validation split")
+        raise QualityError("no training sequences left after the validation split")
     return sorted(train), sorted(val)
 
 
@@ -173,7 +173,8 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
     else:
         data_val_extra = None
     if geometry and (data["geometry"] is None or (data_val_extra is not None and data_val_extra["geometry"] is None)):
-        raise ValueError(f"{data_dir}: geometry=True needs chunks with boxes (written by this version of qa-samples)")
+        raise QualityError(f"{data_dir}: chunks without boxes (written by an older qa-samples): "
+                           f"regenerate them or train with --no-geometry")
     train_seqs, val_seqs = _split(data, val_sequences, val_fraction, seed)
     seq_names = np.asarray(data["sequences"])
     in_train = np.isin(seq_names[data["seq"]], train_seqs)
@@ -218,8 +219,8 @@ def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 9
     if resume and state_path.exists():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         if st["config"] != asdict(cfg) or st.get("train_sequences") != train_seqs:
-            raise ValueError(f"{state_path}: training state of another configuration or split; "
-                             f"delete it or pass resume=False")
+            raise QualityError(f"{state_path}: training state of another configuration or split; "
+                             f"delete it or pass --no-resume")
         net.load_state_dict(st["net"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
@@ -411,6 +412,9 @@ def eval_quality(checkpoint=None, data_dir=None, sequences: Iterable[str] | None
         for k in ("crops", "jf", "frame", "obj", "round", "seq", "chunk", "geometry"):
             if data[k] is not None:
                 data[k] = data[k][real]
+        if model.cfg.geometry and data["geometry"] is None:
+            raise QualityError(f"{data_dir}: chunks without boxes (written by an older qa-samples), but "
+                               f"{checkpoint or 'the shipped network'} needs the crop geometry: regenerate them")
         pred = model.predict_crops(data["crops"], data["geometry"])
         sample_backend = np.asarray([m["backend"] for m in data["metas"]])[data["chunk"]]
         empties: dict[str, list] = {}
