@@ -30,6 +30,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from backends.base import BackendError, BackendUnavailable
+from ivosw_bench.protocol import (annotated_frame, check_object_ids, rasterise,  # noqa: F401 (re-exported)
+                                  stroke_pixels, strokes_per_frame)
 
 CONFIG_ENV = "IVOSW_BACKENDS_CONFIG"
 DEFAULT_CONFIG = Path("~/.config/ivosw-bench/backends.toml")
@@ -302,71 +304,8 @@ def import_error(method: str, root: Path, exc: BaseException) -> BackendError:
 
 
 # ------------------------------------------------------------------------------------- scribbles
-def strokes_per_frame(scribbles: dict | None, n_frames: int | None = None) -> dict[int, list[dict]]:
-    """``{frame: [stroke, ...]}`` for the frames with at least one non-empty stroke."""
-    out: dict[int, list[dict]] = {}
-    for f, strokes in enumerate((scribbles or {}).get("scribbles") or []):
-        for s in strokes or []:
-            if s.get("path"):
-                if n_frames is not None and f >= n_frames:
-                    raise BackendError(f"stroke on frame {f} but the video has {n_frames} frames")
-                out.setdefault(f, []).append(s)
-    return out
-
-
-def annotated_frame(scribbles: dict | None, fallback: int | None = None) -> int:
-    """The frame this round's strokes are on (the harness's ``annotated_frame`` wins if given)."""
-    if fallback is not None and fallback >= 0:
-        return int(fallback)
-    frames = sorted(strokes_per_frame(scribbles))
-    if not frames:
-        raise BackendError("the round's scribbles contain no stroke")
-    return frames[0]
-
-
-def stroke_pixels(path, hw: tuple[int, int]) -> np.ndarray:
-    """Nx2 integer (x, y) pixel points of a normalised stroke path at resolution ``hw``.
-
-    Same convention as davisinteractive's ``scribbles2mask``: ``x * (W - 1)`` truncated.
-    """
-    h, w = hw
-    pts = np.asarray(path, dtype=np.float64).reshape(-1, 2)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    pts = np.clip(pts, 0.0, 1.0)
-    px = np.stack([pts[:, 0] * (w - 1), pts[:, 1] * (h - 1)], axis=1)
-    return np.floor(px + 1e-9).astype(np.int32)
-
-
-def rasterise(strokes: Iterable[dict], hw: tuple[int, int], default: int = -1,
-              keep: Iterable[int] | None = None, thickness: int = 1) -> np.ndarray:
-    """[H, W] int64 label map of strokes: ``default`` where no stroke passes, else the object id of the
-    last stroke drawn there (strokes joined point to point with 8-connected lines)."""
-    import cv2
-
-    out = np.full(hw, default, np.int64)
-    keep_set = None if keep is None else set(int(k) for k in keep)
-    for s in strokes:
-        oid = int(s.get("object_id", 0))
-        if keep_set is not None and oid not in keep_set:
-            continue
-        px = stroke_pixels(s.get("path") or [], hw)
-        if len(px) == 0:
-            continue
-        m = np.zeros(hw, np.uint8)
-        if len(px) == 1:
-            m[px[0, 1], px[0, 0]] = 1
-        else:
-            cv2.polylines(m, [px.reshape(-1, 1, 2)], False, 1, thickness=thickness, lineType=cv2.LINE_8)
-        out[m > 0] = oid
-    return out
-
-
-def check_object_ids(strokes: Iterable[dict], n_objects: int, frame: int) -> None:
-    for s in strokes:
-        oid = int(s.get("object_id", 0))
-        if oid < 0 or oid > n_objects:
-            raise BackendError(f"stroke with object_id {oid} on frame {frame} but the sample has "
-                               f"{n_objects} object(s)")
+# the protocol's helpers (ivosw_bench.protocol) are re-exported under the names the adapters use:
+# ck.strokes_per_frame, ck.annotated_frame, ck.stroke_pixels, ck.rasterise, ck.check_object_ids
 
 
 # ------------------------------------------------------------------------------------- outputs

@@ -22,13 +22,9 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from ivosw_bench.errors import BackendError, BackendUnavailable
 
-class BackendError(RuntimeError):
-    """A backend could not run or returned something that breaks the contract (one-line message)."""
-
-
-class BackendUnavailable(BackendError):
-    """A backend cannot run on this machine; the message names the one thing missing."""
+__all__ = ["Backend", "BackendError", "BackendUnavailable", "Prediction", "validate_prediction"]
 
 
 @dataclass
@@ -86,10 +82,18 @@ def validate_prediction(pred: Prediction, n_frames: int, height: int, width: int
 
 
 class Backend:
-    """Base class of all backends. Subclasses set ``name`` and implement ``reset`` and ``interact``."""
+    """Base class of all backends: everything the harness calls is declared here.
+
+    Subclasses set ``name`` (and ``description``) and implement :meth:`reset` and :meth:`interact`;
+    :meth:`check_setup` names what is missing on this machine; :meth:`close` releases resources.
+    Backends that can save and restore their per-sample state cheaply set ``supports_snapshot`` and
+    implement :meth:`snapshot` / :meth:`restore`, which a look-ahead (greedy-oracle, training
+    episodes) uses to try a frame without replaying the whole history; elsewhere the harness replays.
+    """
 
     name: ClassVar[str] = "base"
     description: ClassVar[str] = ""
+    supports_snapshot: ClassVar[bool] = False
 
     @classmethod
     def availability(cls) -> str | None:
@@ -105,11 +109,21 @@ class Backend:
         """Raise :class:`BackendUnavailable` naming the one thing missing (checkout, weights, CUDA,
         a package). Default: nothing to check."""
 
-    def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
+        """Start a new sample: drop every memory of the previous one."""
+        raise NotImplementedError(f"backend '{self.name}' does not implement reset()")
 
-    def interact(self, scribbles: dict, annotated_frame: int) -> Prediction:  # pragma: no cover
-        raise NotImplementedError
+    def interact(self, scribbles: dict, annotated_frame: int) -> Prediction:
+        """One round: this round's scribbles (on ``annotated_frame``) -> masks of the whole video."""
+        raise NotImplementedError(f"backend '{self.name}' does not implement interact()")
+
+    def snapshot(self) -> Any:
+        """An opaque copy of the per-sample state (only with ``supports_snapshot``)."""
+        raise BackendError(f"backend '{self.name}' cannot snapshot its state (supports_snapshot is False)")
+
+    def restore(self, state: Any) -> None:
+        """Return to a state from :meth:`snapshot` of the same sample (only with ``supports_snapshot``)."""
+        raise BackendError(f"backend '{self.name}' cannot restore a state (supports_snapshot is False)")
 
     def close(self) -> None:
         """Release resources (GPU memory, processes). Default: nothing."""

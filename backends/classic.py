@@ -20,14 +20,62 @@ Method, all at a reduced working resolution (``work_scale``):
 """
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from backends.base import Backend, BackendError, Prediction
+from ivosw_bench.protocol import check_object_ids, draw_stroke, stroke_pixels
 
 _EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class SamplePrecompute:
+    """What the classic backend computes once per video: working-resolution frames, colour bins,
+    forward/backward DIS flow and the pixel grid. Read-only once built."""
+
+    small: np.ndarray                 # [T, h, w, 3] uint8 RGB at work resolution
+    color_idx: np.ndarray             # [T, h, w] int32 colour-histogram bin per pixel
+    flow_fw: list                     # t -> t+1, [h, w, 2] float32
+    flow_bw: list                     # t+1 -> t
+    grid: tuple                       # (gx, gy) float32 [h, w]
+
+
+class PrecomputeCache:
+    """Per-video precomputations shared between backend instances and resets (an LRU of ``size``
+    videos), keyed by the sequence, the frames' content and the settings that shape them.
+
+    Inject one cache into several backends (``ClassicBackend(cache=...)``) to share the optical flow,
+    e.g. between the episodes of a training environment; a backend without one gets its own of size 1,
+    so resetting to the same video does not recompute its flow."""
+
+    def __init__(self, size: int = 1):
+        self.size = max(1, int(size))
+        self._items: OrderedDict = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key, build):
+        if key in self._items:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key]
+        self.misses += 1
+        value = build()
+        self._items[key] = value
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+def frames_key(sequence: str, frames: np.ndarray) -> tuple:
+    """A cheap content key of a video: its name, shape and a digest of a strided subsample."""
+    digest = hashlib.blake2b(np.ascontiguousarray(frames[:, ::7, ::11]).tobytes(), digest_size=12).hexdigest()
+    return sequence, tuple(frames.shape), digest
 
 
 def _normalise(p: np.ndarray) -> np.ndarray:
@@ -43,11 +91,12 @@ class ClassicBackend(Backend):
 
     name = "classic"
     description = "Classical IVOS: scribble GrabCut on annotated frames, DIS-flow + colour propagation (CPU, no weights)"
+    supports_snapshot = True
 
     def __init__(self, work_scale: float = 0.5, flow_preset: str = "medium", stroke_px: int = 2,
                  grabcut_iters: int = 4, color_bins: int = 16, color_weight: float = 0.5,
                  blur_sigma: float = 1.0, fb_tol: float = 10.0, bbox_margin: float = 0.05, max_growth: float = 2.0,
-                 verbose: bool = False):
+                 verbose: bool = False, cache: PrecomputeCache | None = None):
         """
         Args:
             work_scale: resolution factor of all internal work (0.5: 854x480 -> 427x240).
@@ -64,6 +113,8 @@ class ClassicBackend(Backend):
             max_growth: an object whose area grows by more than this factor in one propagation
                 step (colour flooding) keeps its purely warped shape for that step.
             verbose: print timings.
+            cache: per-video precomputations (flow, colour bins) to share with other instances;
+                default: a private cache of one video.
         """
         if flow_preset not in ("ultrafast", "fast", "medium"):
             raise BackendError(f"unknown flow_preset '{flow_preset}' (ultrafast, fast, medium)")
@@ -78,6 +129,7 @@ class ClassicBackend(Backend):
         self.fb_tol = float(fb_tol)
         self.max_growth = float(max_growth)
         self.verbose = verbose
+        self.cache = cache if cache is not None else PrecomputeCache(1)
         self.sequence: str | None = None
         self.frames: np.ndarray | None = None
 
@@ -94,68 +146,73 @@ class ClassicBackend(Backend):
         T, H, W = frames.shape[:3]
         self.full_hw = (H, W)
         self.work_hw = (max(8, int(round(H * self.work_scale))), max(8, int(round(W * self.work_scale))))
-        self.small: np.ndarray | None = None   # [T, h, w, 3] uint8 RGB at work resolution
-        self.color_idx: np.ndarray | None = None  # [T, h, w] int32 colour-histogram bin per pixel
-        self.flow_fw: list[np.ndarray] | None = None  # t -> t+1
-        self.flow_bw: list[np.ndarray] | None = None  # t+1 -> t
+        self.pre: SamplePrecompute | None = None  # built on the first interact()
         self.strokes: dict[int, list[tuple[int, np.ndarray]]] = {}  # frame -> [(object id, Nx2 px)]
         self.masks: dict[int, np.ndarray] = {}  # annotated frame -> [h, w] uint8 label map
-        self.probs_small: np.ndarray | None = None  # last fused [L, T, h, w] prediction
+        self.labels_small: np.ndarray | None = None  # argmax of the last fused prediction, [T, h, w] uint8
         self.round = 0
 
-    # ------------------------------------------------------------------ caches
-    def _ensure_cache(self) -> None:
-        if self.small is not None:
-            return
+    # ------------------------------------------------------------------ per-sample state
+    def snapshot(self) -> dict:
+        """The per-sample memory (strokes, annotated masks, last prediction); arrays are never modified
+        in place, so sharing them is safe."""
+        return {"sequence": self.sequence, "strokes": {f: list(v) for f, v in self.strokes.items()},
+                "masks": dict(self.masks), "labels_small": self.labels_small, "round": self.round}
+
+    def restore(self, state: dict) -> None:
+        if self.frames is None or state.get("sequence") != self.sequence:
+            raise BackendError(f"cannot restore a state of '{state.get('sequence')}' into a backend reset "
+                               f"for '{self.sequence}'")
+        self.strokes = {f: list(v) for f, v in state["strokes"].items()}
+        self.masks = dict(state["masks"])
+        self.labels_small = state["labels_small"]
+        self.round = state["round"]
+
+    # ------------------------------------------------------------------ per-video precomputation
+    def _precompute(self) -> SamplePrecompute:
         h, w = self.work_hw
         T = self.frames.shape[0]
-        self.small = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in self.frames])
-        lab = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2LAB) for f in self.small]).astype(np.int32)
+        small = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in self.frames])
+        lab = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2LAB) for f in small]).astype(np.int32)
         b = self.color_bins
         q = (lab * b) // 256
-        self.color_idx = (q[..., 0] * b + q[..., 1]) * b + q[..., 2]
+        color_idx = (q[..., 0] * b + q[..., 1]) * b + q[..., 2]
         preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                   "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[self.flow_preset]
         dis = cv2.DISOpticalFlow_create(preset)
-        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self.small]
-        self.flow_fw = [dis.calc(gray[t], gray[t + 1], None) for t in range(T - 1)]
-        self.flow_bw = [dis.calc(gray[t + 1], gray[t], None) for t in range(T - 1)]
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]
+        flow_fw = [dis.calc(gray[t], gray[t + 1], None) for t in range(T - 1)]
+        flow_bw = [dis.calc(gray[t + 1], gray[t], None) for t in range(T - 1)]
         gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-        self._grid = (gx, gy)
+        return SamplePrecompute(small, color_idx, flow_fw, flow_bw, (gx, gy))
+
+    def _ensure_cache(self) -> None:
+        if self.pre is None:
+            key = frames_key(self.sequence, self.frames) + (self.work_hw, self.flow_preset, self.color_bins)
+            self.pre = self.cache.get(key, self._precompute)
 
     # ------------------------------------------------------------------ scribbles
     def _parse(self, scribbles: dict) -> dict[int, list[tuple[int, np.ndarray]]]:
         """Strokes of this round per frame, as (object id, Nx2 integer work-resolution points)."""
-        h, w = self.work_hw
         T = self.frames.shape[0]
         per_frame = (scribbles or {}).get("scribbles") or []
         out: dict[int, list[tuple[int, np.ndarray]]] = {}
         for f, strokes in enumerate(per_frame):
-            for s in strokes or []:
-                oid = int(s.get("object_id", 0))
-                if oid < 0 or oid > self.n_objects:
-                    raise BackendError(f"stroke with object_id {oid} on frame {f} but the sample has "
-                                       f"{self.n_objects} object(s)")
-                if f >= T:
-                    raise BackendError(f"stroke on frame {f} but the video has {T} frames")
-                pts = np.asarray(s.get("path") or [], dtype=np.float64).reshape(-1, 2)
-                pts = pts[np.isfinite(pts).all(axis=1)]
-                if len(pts) == 0:
-                    continue
-                pts = np.clip(pts, 0.0, 1.0)
-                px = np.stack([np.clip(np.round(pts[:, 0] * w - 0.5), 0, w - 1),
-                               np.clip(np.round(pts[:, 1] * h - 0.5), 0, h - 1)], axis=1).astype(np.int32)
-                out.setdefault(f, []).append((oid, px))
+            strokes = strokes or []
+            check_object_ids(strokes, self.n_objects, f)
+            if strokes and f >= T:
+                raise BackendError(f"stroke on frame {f} but the video has {T} frames")
+            for s in strokes:
+                px = stroke_pixels(s.get("path"), self.work_hw, convention="centre")
+                if len(px):
+                    out.setdefault(f, []).append((int(s.get("object_id", 0)), px))
         return out
 
     def _raster(self, strokes: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """[h, w] int16 seed map: -1 unlabelled, else the label of the last stroke through the pixel."""
         seeds = np.full(self.work_hw, -1, np.int16)
         for oid, px in strokes:
-            m = np.zeros(self.work_hw, np.uint8)
-            cv2.polylines(m, [px.reshape(-1, 1, 2)], False, 1, thickness=2 * self.stroke_px + 1)
-            if len(px) == 1:
-                cv2.circle(m, tuple(int(v) for v in px[0]), self.stroke_px, 1, -1)
+            m = draw_stroke(np.zeros(self.work_hw, np.uint8), px, 1, 2 * self.stroke_px + 1, self.stroke_px)
             seeds[m > 0] = oid
         return seeds
 
@@ -191,13 +248,13 @@ class ClassicBackend(Backend):
     def _segment_frame(self, f: int, new: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """Label map of annotated frame ``f`` from all its strokes, its previous mask and the new strokes."""
         K = self.n_objects
-        img = cv2.cvtColor(self.small[f], cv2.COLOR_RGB2BGR)
+        img = cv2.cvtColor(self.pre.small[f], cv2.COLOR_RGB2BGR)
         seeds_all = self._raster(self.strokes[f])
         seeds_new = self._raster(new)
         if f in self.masks:
             prev = self.masks[f]
-        elif self.probs_small is not None:
-            prev = self.probs_small[:, f].argmax(0).astype(np.uint8)
+        elif self.labels_small is not None:
+            prev = self.labels_small[f]
         else:
             prev = np.zeros(self.work_hw, np.uint8)
         score = np.zeros((K + 1,) + self.work_hw, np.float32)
@@ -286,7 +343,7 @@ class ClassicBackend(Backend):
         nb = self.color_bins ** 3
         hist = np.ones((L, nb), np.float64) * 0.5
         for f, m in self.masks.items():
-            idx = self.color_idx[f]
+            idx = self.pre.color_idx[f]
             for lab in range(L):
                 hist[lab] += np.bincount(idx[m == lab], minlength=nb)
         hist /= hist.sum(axis=1, keepdims=True)  # P(colour | label)
@@ -302,15 +359,16 @@ class ClassicBackend(Backend):
 
     def _propagate(self, a: int, stop: int, post: np.ndarray) -> dict[int, np.ndarray]:
         """Soft maps propagated from annotated frame ``a`` towards ``stop`` (exclusive of ``a``)."""
-        gx, gy = self._grid
+        gx, gy = self.pre.grid
+        flow_fw, flow_bw = self.pre.flow_fw, self.pre.flow_bw
         step = 1 if stop > a else -1
         p = self._onehot(self.masks[a])
         out: dict[int, np.ndarray] = {}
         for t in range(a + step, stop + step, step):
             if step == 1:   # pixel in t samples frame t-1 at x + flow(t -> t-1)
-                back, fwd = self.flow_bw[t - 1], self.flow_fw[t - 1]
+                back, fwd = flow_bw[t - 1], flow_fw[t - 1]
             else:           # pixel in t samples frame t+1 at x + flow(t -> t+1)
-                back, fwd = self.flow_fw[t], self.flow_bw[t]
+                back, fwd = flow_fw[t], flow_bw[t]
             mx, my = gx + back[..., 0], gy + back[..., 1]
             hwc = np.ascontiguousarray(p.transpose(1, 2, 0))
             warped = cv2.remap(hwc, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -319,7 +377,7 @@ class ClassicBackend(Backend):
             fb = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + back
             rel = np.exp(-np.sqrt((fb ** 2).sum(-1)) / self.fb_tol).astype(np.float32)
             prior = rel * warped + (1.0 - rel) / warped.shape[0]
-            col = post[:, self.color_idx[t]]
+            col = post[:, self.pre.color_idx[t]]
             # re-binarise every step (soft maps diffused step after step shrink the objects)
             lab = _normalise(prior * col ** self.color_weight).argmax(0)
             # the colour model may flood a same-coloured background: an object that grows by more
@@ -375,9 +433,9 @@ class ClassicBackend(Backend):
             small[0] = 1.0
         else:
             small = self._fuse()
-        self.probs_small = small
+        self.labels_small = small.argmax(0).astype(np.uint8)
         t_prop = time.perf_counter() - t0 - t_cache - t_seg
-        labels = np.empty((T, H, W), np.int64)
+        labels = np.empty((T, H, W), np.uint8 if L <= 256 else np.int32)
         for t in range(T):
             up = cv2.resize(np.ascontiguousarray(small[:, t].transpose(1, 2, 0)), (W, H),
                             interpolation=cv2.INTER_LINEAR)

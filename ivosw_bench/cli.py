@@ -276,7 +276,7 @@ def strategies():
         table.add_column(col)
     for name in strategy_names():
         cls = strategy_class(name)
-        table.add_row(name, "yes" if cls.needs_oracle else "no", getattr(cls, "description", ""))
+        table.add_row(name, "yes" if cls.needs_oracle else "no", cls.description)
     out_console.print(table)
 
 

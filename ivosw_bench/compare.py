@@ -4,7 +4,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .registry import strategy_class
+from .errors import RunError
+from .registry import strategy_class, strategy_options
 from .session import RunConfig, run
 
 
@@ -12,9 +13,15 @@ def expand(strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
     """(strategy, seed) pairs: stochastic strategies once per seed, the others once (first seed)."""
     pairs = []
     for name in strategies:
-        stochastic = getattr(strategy_class(name), "stochastic", False)
+        stochastic = strategy_class(name).stochastic
         pairs += [(name, s) for s in (seeds if stochastic else seeds[:1])]
     return pairs
+
+
+def _options_for(name: str, options: dict) -> dict:
+    """The subset of ``options`` that strategy ``name`` takes (e.g. agent_weights only for the agent)."""
+    takes = set(strategy_options(strategy_class(name)))
+    return {k: v for k, v in options.items() if k in takes}
 
 
 def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir: Path | None = None,
@@ -28,14 +35,16 @@ def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir
     pairs = expand(strategies, seeds)
     for name, _ in pairs:  # fail fast on an unknown strategy before hours of running
         if name.partition(":")[0] == "human":
-            from .session import RunError
-
             raise RunError("compare runs strategies unattended; run humans with 'ivosw-bench study' "
                            "and put them beside strategies with 'ivosw-bench report'")
-        strategy_class(name)
+    options = {name: _options_for(name, base.strategy_options) for name in strategies}
+    taken = set().union(*options.values()) if options else set()
+    unused = sorted(set(base.strategy_options) - taken)
+    if unused:
+        raise RunError(f"none of the strategies {', '.join(strategies)} takes the option(s) {', '.join(unused)}")
     paths = []
     for name, seed in pairs:
-        cfg = dataclasses.replace(base, strategy=name, seed=seed, name=None)
+        cfg = dataclasses.replace(base, strategy=name, seed=seed, name=None, strategy_options=options[name])
         path, _ = run(cfg, progress=progress)
         paths.append(path)
     runs = [load_run(p) for p in paths]

@@ -1,27 +1,100 @@
-"""Interactive episodes outside a davisinteractive session, for training (QA data, RL environment).
+"""Interactive episodes outside a davisinteractive session (training data, the RL environment, the
+look-ahead of greedy-oracle), with davisinteractive's own scribble robot against ground truth.
 
-An :class:`Episode` is one sample (a video or a sub-sequence of it, its ground truth and initial
-scribble) with a backend and davisinteractive's scribble robot: ``reset()`` runs round 1 on the
-initial scribble, ``step(frame)`` has the robot scribble ``frame`` from the current prediction vs
-ground truth and the backend interact. Each returns an :class:`Outcome` (per-frame, per-object J&F).
+- :func:`robot_scribble`: the robot's correction of the current labels on a given frame.
+- :class:`Lookahead`: inside a run, the sample's J&F after annotating each candidate frame, leaving
+  the backend as it was (``snapshot()``/``restore()`` where the backend supports it, else a replay).
+- :class:`Episode`: one sample as an environment: ``reset()`` runs round 1 on the initial scribble,
+  ``step(frame)`` has the robot scribble ``frame`` and the backend interact; each returns an
+  :class:`Outcome` (per-frame, per-object J&F).
 
-Results are cached by (sample, annotation sequence) in memory and optionally on disk: the robot is
-deterministic (see compat) and so are the backends, so the same sequence of chosen frames always
-gives the same masks. A cache hit skips the backend and the robot; the backend is only brought back
-in sync (replaying the cached scribbles of the prefix) when a later step misses.
+Episode results are cached by (sample, annotation sequence) in memory and optionally on disk: the
+robot is deterministic (see compat) and so are the backends, so the same chosen frames always give
+the same masks. A cache hit skips the backend and the robot; the backend is only brought back in
+sync when a later step misses: restored from a kept snapshot of that prefix when the backend supports
+snapshots, else by replaying the cached scribbles of the prefix.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import pickle
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import compat
-from .quality.oracle import per_frame_jf
+from . import compat, protocol
+from .files import atomic_write
+from .jf import per_frame_jf, sample_jf
+
+
+def make_robot():
+    """davisinteractive's scribble robot with the evaluation service's parameters."""
+    compat.apply()
+    from davisinteractive.evaluation.service import ROBOT_DEFAULT_PARAMETERS
+    from davisinteractive.robot import InteractiveScribblesRobot
+
+    return InteractiveScribblesRobot(**ROBOT_DEFAULT_PARAMETERS)
+
+
+def robot_scribble(robot, sequence: str, labels: np.ndarray, gt: np.ndarray, n_objects: int,
+                   frame: int) -> dict:
+    """The robot's scribble correcting ``labels`` on ``frame`` (what ``submit_masks`` would return)."""
+    scribble = robot.interact(sequence, np.asarray(labels).astype(np.int64, copy=False), gt,
+                              nb_objects=n_objects, frame=int(frame))
+    scribble["sequence"] = sequence
+    return scribble
+
+
+def labels_jf(gt: np.ndarray, labels: np.ndarray, n_objects: int) -> np.ndarray:
+    """Per-frame, per-object J&F [T, K] (float32) of labels against ground truth."""
+    j, f = per_frame_jf(gt, labels, n_objects)
+    return (0.5 * (j + f)).astype(np.float32)
+
+
+class Lookahead:
+    """``lookahead(frames) -> J&F[len(frames)]``: the sample's J&F after the robot scribbles each frame
+    and the backend interacts, from the run's current state, which is left unchanged.
+
+    The run reports each of its own rounds with :meth:`after_round` (so a backend without snapshots
+    can be replayed). ``calls`` and ``seconds`` count the backend work it did."""
+
+    def __init__(self, backend, sequence: str, gt: np.ndarray, n_objects: int, frames: np.ndarray,
+                 robot=None):
+        self.backend, self.sequence, self.n_objects, self.frames = backend, sequence, int(n_objects), frames
+        self.gt = np.asarray(gt).astype(np.int64)
+        self.robot = robot or make_robot()
+        self.rounds: list[tuple[dict, int]] = []
+        self.labels: np.ndarray | None = None
+        self.calls = 0
+
+    def after_round(self, scribbles: dict, frame: int, labels: np.ndarray) -> None:
+        self.rounds.append((scribbles, int(frame)))
+        self.labels = np.asarray(labels)
+
+    def _replay(self) -> None:
+        self.backend.reset(self.sequence, self.frames, self.n_objects)
+        for scribbles, frame in self.rounds:
+            self.backend.interact(scribbles, frame)
+
+    def __call__(self, frames) -> np.ndarray:
+        if self.labels is None:
+            raise RuntimeError("lookahead used before the first round")
+        snap = self.backend.snapshot() if self.backend.supports_snapshot else None
+        out = np.empty(len(frames), np.float64)
+        for i, f in enumerate(frames):
+            scribble = robot_scribble(self.robot, self.sequence, self.labels, self.gt, self.n_objects, f)
+            pred = self.backend.interact(scribble, int(f))
+            self.calls += 1
+            j, fm = per_frame_jf(self.gt, np.asarray(pred.labels), self.n_objects)
+            out[i] = sample_jf(j, fm)
+            if snap is not None:
+                self.backend.restore(snap)
+            else:
+                self._replay()
+        return out
 
 
 @dataclass
@@ -77,8 +150,8 @@ class EpisodeCache:
         if f is not None and f.exists():
             try:
                 self.nodes.update(pickle.loads(f.read_bytes()))
-            except (pickle.UnpicklingError, EOFError):
-                pass  # a torn file from a killed run: recompute
+            except (pickle.UnpicklingError, EOFError, ValueError):
+                pass  # a torn file from an older version: recompute
 
     def save(self, key: str) -> None:
         f = self._file(key)
@@ -86,68 +159,72 @@ class EpisodeCache:
             return
         f.parent.mkdir(parents=True, exist_ok=True)
         mine = {k: v for k, v in self.nodes.items() if k[0] == key}
-        tmp = f.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(f)
+        atomic_write(f, pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL), fsync=False)
 
 
 class Episode:
-    """One training sample: frames[T,H,W,3], gt[T,H,W], its initial scribble, and a backend."""
+    """One training sample: frames[T,H,W,3], gt[T,H,W], its initial scribble, and a backend.
+
+    ``snapshots``: how many backend states (by annotation prefix) to keep for backends that support
+    ``snapshot()`` (a look-ahead that tries many frames from one prefix restores instead of replaying).
+    """
 
     def __init__(self, backend, sequence: str, frames: np.ndarray, gt: np.ndarray, n_objects: int,
                  initial_scribble: dict, cache: EpisodeCache | None = None, key_extra: str = "",
-                 keep_outputs: bool = False):
-        compat.apply()
-        from davisinteractive.robot import InteractiveScribblesRobot
-
+                 keep_outputs: bool = False, snapshots: int = 4):
         self.backend, self.sequence = backend, sequence
         self.frames, self.gt, self.n_objects = frames, gt.astype(np.int64), n_objects
         self.initial = initial_scribble
         self.n_frames = len(frames)
-        self.robot = InteractiveScribblesRobot()
+        self.robot = make_robot()
         self.cache = cache or EpisodeCache()
         digest = hashlib.sha1(json.dumps(initial_scribble, sort_keys=True).encode()).hexdigest()[:10]
         self.key = f"{sequence}-{self.n_frames}f-{backend.name}-{digest}{key_extra}"
         self.cache.load(self.key)
         self.keep_outputs = keep_outputs
+        self.initial_frame = protocol.first_scribbled_frame(initial_scribble, where=sequence)
         self.prefix: tuple[int, ...] = ()
         self._synced: tuple[int, ...] | None = None  # annotation prefix the backend has consumed
         self._labels: np.ndarray | None = None
-        marked = [i for i, s in enumerate(initial_scribble["scribbles"]) if s]
-        if not marked:
-            raise ValueError(f"{sequence}: initial scribble has no strokes")
-        self.initial_frame = marked[0]
+        self._snapshots: OrderedDict = OrderedDict()  # prefix -> (backend state, labels)
+        self._max_snapshots = int(snapshots) if backend.supports_snapshot else 0
 
     # -- internals -------------------------------------------------------------------------------
-    def _interact(self, scribble: dict, frame: int):
+    def _interact(self, scribble: dict, frame: int, prefix: tuple[int, ...]):
         self.cache.stats.backend_calls += 1
         pred = self.backend.interact(scribble, frame)
         self._labels = np.asarray(pred.labels)
+        self._synced = prefix
+        if self._max_snapshots:
+            self._snapshots[prefix] = (self.backend.snapshot(), self._labels)
+            self._snapshots.move_to_end(prefix)
+            while len(self._snapshots) > self._max_snapshots:
+                self._snapshots.popitem(last=False)
         return pred
 
     def _sync(self, prefix: tuple[int, ...]) -> None:
-        """Bring the backend to the state after ``prefix`` (replaying cached scribbles)."""
+        """Bring the backend to the state after ``prefix``: restore a kept snapshot, continue from
+        the current state, or reset and replay the cached scribbles."""
         if self._synced == prefix:
             return
-        if self._synced is not None and prefix[:-1] == self._synced and prefix:
-            node = self.cache.nodes[(self.key, prefix)]
-            self._interact(node.scribble, prefix[-1])
-        else:
-            self.backend.reset(self.sequence, self.frames, self.n_objects)
-            self._interact(self.initial, self.initial_frame)
-            for i in range(1, len(prefix) + 1):
-                node = self.cache.nodes[(self.key, prefix[:i])]
-                self._interact(node.scribble, prefix[i - 1])
-        self._synced = prefix
+        if prefix in self._snapshots:
+            state, self._labels = self._snapshots[prefix]
+            self._snapshots.move_to_end(prefix)
+            self.backend.restore(state)
+            self._synced = prefix
+            return
+        if self._synced is not None and prefix and prefix[:-1] == self._synced:
+            self._interact(self.cache.nodes[(self.key, prefix)].scribble, prefix[-1], prefix)
+            return
+        self.backend.reset(self.sequence, self.frames, self.n_objects)
+        self._interact(self.initial, self.initial_frame, ())
+        for i in range(1, len(prefix) + 1):
+            self._interact(self.cache.nodes[(self.key, prefix[:i])].scribble, prefix[i - 1], prefix[:i])
 
     def _outcome(self, node: _Node, pred=None) -> Outcome:
         jf = node.jf_objects.astype(np.float64)
         return Outcome(jf_frames=jf.mean(axis=1), jf_objects=jf,
                        labels=None if pred is None else self._labels, probs=pred)
-
-    def _evaluate(self) -> np.ndarray:
-        j, f = per_frame_jf(self.gt, self._labels, self.n_objects)
-        return (0.5 * (j + f)).astype(np.float32)
 
     # -- API -------------------------------------------------------------------------------------
     def reset(self) -> Outcome:
@@ -158,9 +235,9 @@ class Episode:
             return self._outcome(self.cache.nodes[root])
         self.cache.stats.misses += 1
         self.backend.reset(self.sequence, self.frames, self.n_objects)
-        pred = self._interact(self.initial, self.initial_frame)
-        self._synced = ()
-        node = self.cache.nodes.get(root) or _Node(self._evaluate(), None)
+        self._snapshots.clear()
+        pred = self._interact(self.initial, self.initial_frame, ())
+        node = self.cache.nodes.get(root) or _Node(labels_jf(self.gt, self._labels, self.n_objects), None)
         self.cache.nodes[root] = node
         return self._outcome(node, pred)
 
@@ -175,20 +252,13 @@ class Episode:
             self.prefix = new
             return self._outcome(self.cache.nodes[k])
         self.cache.stats.misses += 1
-        if k in self.cache.nodes:  # outputs wanted: replay the cached scribble
-            self._sync(self.prefix)
-            pred = self._interact(self.cache.nodes[k].scribble, frame)
-            self._synced = new
-            self.prefix = new
-            return self._outcome(self.cache.nodes[k], pred)
         self._sync(self.prefix)
-        scribble = self.robot.interact(self.sequence, self._labels, self.gt, nb_objects=self.n_objects,
-                                       frame=frame)
-        scribble["sequence"] = self.sequence
-        pred = self._interact(scribble, frame)
-        self._synced = new
-        node = _Node(self._evaluate(), scribble)
-        self.cache.nodes[k] = node
+        node = self.cache.nodes.get(k)
+        scribble = node.scribble if node is not None else robot_scribble(
+            self.robot, self.sequence, self._labels, self.gt, self.n_objects, frame)
+        pred = self._interact(scribble, frame, new)
+        if node is None:
+            node = self.cache.nodes[k] = _Node(labels_jf(self.gt, self._labels, self.n_objects), scribble)
         self.prefix = new
         return self._outcome(node, pred)
 
@@ -201,11 +271,11 @@ def load_sample(dataset, sequence: str, scribble_idx: int = 1, start: int | None
     """(frames, gt, initial scribble) of a sample, optionally cut to ``length`` frames from ``start``
     (the scribble's frame must fall inside; by default the window is centred on it)."""
     frames, gt = dataset.frames(sequence), dataset.masks(sequence)
-    path = Path(dataset.root) / "Scribbles" / sequence / f"{scribble_idx:03d}.json"
-    scribble = json.loads(path.read_text())
+    scribble = protocol.load_scribble(dataset.root, sequence, scribble_idx)
     if length is None or length >= len(frames):
         return frames, gt, scribble
-    marked = [i for i, s in enumerate(scribble["scribbles"]) if s][0]
+    marked = protocol.first_scribbled_frame(scribble, where=str(protocol.scribble_path(dataset.root, sequence,
+                                                                                        scribble_idx)))
     if start is None:
         start = min(max(0, marked - length // 2), len(frames) - length)
     if not start <= marked < start + length:

@@ -1,46 +1,49 @@
 """The round loop: davisinteractive session -> backend -> quality -> strategy -> submit_masks.
 
-For each sample (sequence, scribble) and round t = 1..T::
+For each sample (sequence, scribble) and round t = 1..T, :func:`play_round` does::
 
-    scribbles = session.get_scribbles(only_last=True)          # initial, then the robot's
     prediction = backend.interact(scribbles, annotated_frame)    # validated against the contract
     q_t = quality.estimate(frames, prediction)                   # oracle: GT J&F; wild: QA net
     a_t = strategy.recommend(RoundState(t, q_t, h_t, ...))       # chosen BEFORE submitting
     session.submit_masks(labels, next_scribble_frame_candidates=[a_t])  # evaluates, robot scribbles a_t
 
-Every round is written to the run store at once; ``resume`` continues a killed run.
+and returns the round's record, which :func:`run` writes to the run store at once (``resume``
+continues a killed run). What a sample has accumulated (annotation history, annotated frames, the
+frame awaiting the robot's scribble) lives in its :class:`SampleState`, never in loop variables.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import platform
+import re
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Union
 
 import numpy as np
 import pandas as pd
 
-from . import compat
-from .data.check import DatasetError
-from .data.davis_layout import open_dataset, registered
+from . import compat, protocol
+from .data.davis_layout import Dataset, open_dataset, registered
+from .errors import BackendError, RunError
+from .episode import Lookahead
+from .quality.base import QualityEstimator
 from .quality.oracle import make_estimator
 from .registry import make_backend, make_strategy, strategy_class
 from .results.metrics import round_scores, summarize
 from .results.store import RunStore
-from .strategies.base import RoundState, SampleInfo
-from backends.base import BackendError, validate_prediction
+from .strategies.base import RoundState, SampleInfo, Strategy
+from backends.base import Backend, Prediction, validate_prediction
 
 SETTINGS = ("oracle", "wild")
-
-
-class RunError(ValueError):
-    """A run cannot start (bad option); one-line message naming the option."""
+MAX_ROUNDS = 16  # davisinteractive's limit
+RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,199}$")
+#: a strategy, or a factory that builds it from the run folder (e.g. the study's human strategy)
+StrategySpec = Union[Strategy, Callable[[Path], Strategy], None]
 
 
 @dataclass
@@ -81,141 +84,223 @@ def _git_commit() -> str | None:
         return None
 
 
-def scribbled_frames(scribbles: dict) -> list[int]:
-    return [i for i, strokes in enumerate(scribbles.get("scribbles", [])) if strokes]
+def check_run_name(name: str) -> str:
+    """A run name is one plain path component (no separators, not ``.`` or ``..``, no leading dot)."""
+    if not isinstance(name, str) or not RUN_NAME_RE.match(name) or name in (".", ".."):
+        raise RunError(f"--name must be one plain folder name (letters, digits, '.', '_', '-', '+', '=', "
+                       f"'@'; not starting with '.' or '-'), not {name!r}")
+    return name
 
 
-def check_options(cfg: RunConfig):
+def check_options(cfg: RunConfig) -> QualityEstimator:
     """Validate the options; return the quality estimator (building it checks its weights)."""
     if cfg.setting not in SETTINGS:
         raise RunError(f"--setting must be one of {', '.join(SETTINGS)}, not '{cfg.setting}'")
-    if not 1 <= cfg.rounds <= 16:
-        raise RunError(f"--rounds must be in 1..16 (davisinteractive's limit), not {cfg.rounds}")
+    if not isinstance(cfg.rounds, int) or not 1 <= cfg.rounds <= MAX_ROUNDS:
+        raise RunError(f"--rounds must be in 1..{MAX_ROUNDS} (davisinteractive's limit), not {cfg.rounds}")
+    if not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**32:
+        raise RunError(f"--seed must be an integer in 0..{2**32 - 1}, not {cfg.seed}")
+    if cfg.name is not None:
+        check_run_name(cfg.name)
     cls = strategy_class(cfg.strategy)  # unknown strategy -> RegistryError
-    if cls.needs_oracle and cfg.setting == "wild":
+    if (cls.needs_oracle or cls.needs_lookahead) and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
     return make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
 
 
-def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
+def default_run_id(cfg: RunConfig, dataset_name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._+=@-]", "-", dataset_name).lstrip(".-") or "dataset"
+    return protocol.run_id(safe, cfg.backend, cfg.strategy, cfg.setting, cfg.rounds, cfg.seed)
+
+
+def run_config(cfg: RunConfig, dataset: Dataset, sequences: list[str], n_samples: int, run_id: str) -> dict:
+    """config.json of a run: the options plus what reproduces it (dataset root, versions, commit)."""
+    config = dict(dataclasses.asdict(cfg), run_id=run_id, dataset_name=dataset.name,
+                  dataset_root=str(dataset.root.resolve()), sequences=sequences, n_samples=n_samples,
+                  versions=_versions(), git_commit=_git_commit(), robot_seed=compat.ROBOT_SEED)
+    for key in ("out", "name", "resume", "overwrite", "dataset"):
+        config.pop(key)
+    return config
+
+
+def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec = None,
+        log: Callable[[str], None] | None = None) -> tuple[Path, dict]:
     """Run (or resume) one strategy on one backend over a dataset; return (run folder, summary).
 
-    ``progress(event, **info)`` is called with ``"start"`` (total rounds) and ``"round"`` events.
+    ``strategy``: a ready strategy, or a factory called with the run folder (default: built from
+    ``cfg.strategy`` and ``cfg.strategy_options``). ``progress(event, **info)`` is called with
+    ``"start"`` (total rounds) and ``"round"`` events; ``log`` receives one-line notices (e.g. what
+    ``--overwrite`` removes). Everything that can be wrong with the options is checked before the run
+    folder is created.
     """
     compat.apply()
     estimator = check_options(cfg)
     dataset = open_dataset(cfg.dataset, sequences=cfg.sequences)
     sequences = dataset.select(cfg.subset, cfg.sequences)
     samples = dataset.samples(sequences)
-    run_id = cfg.name or (f"{dataset.name}_{cfg.backend}_{cfg.strategy.replace(':', '-')}_{cfg.setting}"
-                          f"_T{cfg.rounds}_seed{cfg.seed}")
-    config = dict(dataclasses.asdict(cfg), run_id=run_id, dataset_name=dataset.name,
-                  dataset_root=str(dataset.root.resolve()), sequences=sequences, n_samples=len(samples),
-                  versions=_versions(), git_commit=_git_commit(), robot_seed=compat.ROBOT_SEED)
-    for key in ("out", "name", "resume", "overwrite", "dataset"):
-        config.pop(key)
-    # build backend and strategy before the run folder exists: a missing checkout or weights file
-    # must not leave a half-created run behind
+    run_id = cfg.name or default_run_id(cfg, dataset.name)
+    config = run_config(cfg, dataset, sequences, len(samples), run_id)
     backend = make_backend(cfg.backend, **cfg.backend_options)
-    wants_dir = getattr(strategy_class(cfg.strategy), "wants_run_dir", False)
-    strategy_opts = dict(seed=cfg.seed, rounds=cfg.rounds, **cfg.strategy_options)
-    strategy = None if wants_dir else make_strategy(cfg.strategy, **strategy_opts)
+    built = None
     try:
-        store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite)
-        if strategy is None:  # e.g. the human study keeps its choices in the run folder
-            strategy = make_strategy(cfg.strategy, run_dir=store.path, **strategy_opts)
+        if strategy is None:
+            strategy = built = make_strategy(cfg.strategy, seed=cfg.seed, rounds=cfg.rounds,
+                                             **cfg.strategy_options)
+        store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite,
+                                log=log)
+        if not isinstance(strategy, Strategy):
+            strategy = built = strategy(store.path)
+        if strategy.name != cfg.strategy.partition(":")[0]:
+            raise RunError(f"the strategy given to the run is '{strategy.name}' but its config says "
+                           f"'{cfg.strategy}'")
         done = store.finished_samples()
         todo = [s for s in samples if s not in done]
         if progress:
             progress("start", total=len(samples) * cfg.rounds, done=len(done) * cfg.rounds, run_id=run_id)
         if todo:
-            _loop(cfg, dataset, sequences, todo, store, progress, backend, strategy, estimator)
+            loop = RoundLoop(cfg, dataset, backend, strategy, estimator)
+            loop.run(sequences, todo, store, progress)
     finally:
         backend.close()
-        if strategy is not None:
-            getattr(strategy, "close", lambda: None)()
-    rounds_df = pd.read_csv(store.path / "rounds.csv")
-    report = pd.read_csv(store.path / "report.csv")
+        if built is not None:
+            built.close()
     complete = store.finished_samples() >= set(samples)
-    summary = summarize(store.config, rounds_df, report, dataset, sequences, complete)
+    summary = summarize(store.config, store.rounds, store.report, dataset, sequences, complete)
     store.write_summary(summary)
     return store.path, summary
 
 
-def _loop(cfg, dataset, sequences, todo, store: RunStore, progress, backend, strategy, estimator) -> None:
-    from davisinteractive.session import DavisInteractiveSession
+# ------------------------------------------------------------------------------------------ rounds
+@dataclass
+class SampleState:
+    """One sample in progress: its data and what the protocol has counted so far."""
 
-    T = cfg.rounds
-    with registered(dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
-        with DavisInteractiveSession(host="localhost", davis_root=str(dataset.root), subset="train",
-                                     max_nb_interactions=T, max_time=None, report_save_dir=tmp,
-                                     user_key="ivosw-bench") as sess:
-            sess.samples = list(todo)
-            frames = gt = None
-            history = annotated = None
-            while sess.next():
-                seq, scribbles, new_sample = sess.get_scribbles(only_last=True)
-                _, scribble_idx = sess.samples[sess.sample_idx]
-                t = sess.interaction_nb + 1
-                meta = dataset.sequences[seq]
-                n_obj, n_frames = meta["num_objects"], meta["num_frames"]
-                if new_sample:
-                    frames, gt = dataset.frames(seq), dataset.masks(seq)
-                    backend.reset(seq, frames, n_obj)
-                    estimator.reset(seq, frames, n_obj, gt=gt if estimator.uses_ground_truth else None)
-                    strategy.reset(SampleInfo(seq, scribble_idx, n_frames, n_obj, cfg.seed))
-                    history = np.zeros(n_frames, np.int64)
-                    annotated = []
-                marked = scribbled_frames(scribbles)
-                if t == 1:
-                    if not marked:
-                        raise DatasetError(f"{dataset.root / 'Scribbles' / seq / f'{scribble_idx:03d}.json'}: "
-                                           f"the initial scribble has no strokes")
-                    frame_t = marked[0]
-                else:
-                    # the robot scribbles the recommended frame; it draws nothing when the prediction
-                    # there is already right, and the round then passes without a correction
-                    frame_t = choice
-                for f in set(marked) | {frame_t}:
-                    history[f] += 1
-                annotated.append(frame_t)
-                t0 = time.perf_counter()
-                pred = backend.interact(scribbles, frame_t)
-                pred = validate_prediction(pred, n_frames, frames.shape[1], frames.shape[2], n_obj,
-                                           cfg.backend)
-                t1 = time.perf_counter()
-                q = np.asarray(estimator.estimate(frames, pred), np.float64)
-                if q.shape != (n_frames,) or not np.isfinite(q).all():
-                    raise BackendError(f"quality estimator '{estimator.name}' returned an invalid "
-                                       f"quality vector for {seq} round {t}")
-                t2 = time.perf_counter()
-                state = RoundState(t=t, n_frames=n_frames, quality=q.copy(), history=history.copy(),
-                                   annotated=list(annotated), frames=lambda fr=frames: fr,
-                                   prediction=lambda p=pred: p)
-                choice = strategy.recommend(state)
-                choice = int(choice) if isinstance(choice, (int, np.integer)) else choice
-                if not (isinstance(choice, int) and 0 <= choice < n_frames):
-                    raise BackendError(f"strategy '{cfg.strategy}' recommended frame {choice!r} for "
-                                       f"{seq} (valid: 0..{n_frames - 1})")
-                t3 = time.perf_counter()
-                sess.submit_masks(pred.labels.astype(np.int64), next_scribble_frame_candidates=[int(choice)])
-                t4 = time.perf_counter()
-                rep = sess.get_report()
-                rows = rep[(rep["sequence"] == seq) & (rep["scribble_idx"].astype(int) == scribble_idx)
-                           & (rep["interaction"].astype(int) == t)]
-                rows = compat.clean_report(rows)
-                j, f, jf = round_scores(rows)
-                store.add_round({
-                    "sequence": seq, "scribble_idx": scribble_idx, "round": t,
-                    "annotated_frame": frame_t, "recommended_frame": int(choice),
-                    "n_frames": n_frames, "n_objects": n_obj, "jaccard": j, "contour": f, "jf": jf,
-                    "davis_timing": float(rows["timing"].iloc[0]), "backend_s": t1 - t0,
-                    "quality_s": t2 - t1, "strategy_s": t3 - t2, "eval_s": t4 - t3,
-                }, rows)
-                if progress:
-                    progress("round", sequence=seq, scribble_idx=scribble_idx, round=t, jf=jf,
-                             frame=int(choice))
+    info: SampleInfo
+    frames: np.ndarray
+    gt: np.ndarray | None            # only when a ground-truth user (oracle quality, look-ahead) needs it
+    initial_frame: int
+    history: np.ndarray              # h_t: times each frame was annotated
+    annotated: list[int] = field(default_factory=list)
+    pending: int | None = None       # the frame recommended last round, awaiting the robot's scribble
+
+    def annotated_frame(self, t: int) -> int:
+        """The frame round t's scribble is on: the initial scribble's, then the last recommendation."""
+        return self.initial_frame if t == 1 else int(self.pending)
 
 
-def load_config(path: Path) -> dict:
-    return json.loads((Path(path) / "config.json").read_text())
+@dataclass
+class RoundRecord:
+    """What one round produced, as stored."""
+
+    row: dict
+    report_rows: pd.DataFrame
+    quality: np.ndarray
+    chosen_labels: np.ndarray
+
+
+class RoundLoop:
+    """The per-round protocol of one run: a backend, a quality estimator and a strategy."""
+
+    def __init__(self, cfg: RunConfig, dataset: Dataset, backend: Backend, strategy: Strategy,
+                 estimator: QualityEstimator):
+        self.cfg, self.dataset = cfg, dataset
+        self.backend, self.strategy, self.estimator = backend, strategy, estimator
+        self.lookahead: Lookahead | None = None
+
+    def run(self, sequences: list[str], todo: list[tuple[str, int]], store: RunStore, progress) -> None:
+        from davisinteractive.session import DavisInteractiveSession
+
+        T = self.cfg.rounds
+        with registered(self.dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
+            with DavisInteractiveSession(host="localhost", davis_root=str(self.dataset.root), subset="train",
+                                         max_nb_interactions=T, max_time=None, report_save_dir=tmp,
+                                         user_key="ivosw-bench") as sess:
+                sess.samples = list(todo)
+                sample = None
+                while sess.next():
+                    seq, scribbles, new_sample = sess.get_scribbles(only_last=True)
+                    if new_sample:
+                        _, scribble_idx = sess.samples[sess.sample_idx]
+                        sample = self.start_sample(seq, scribble_idx, scribbles)
+                    record = self.play_round(sess, sample, sess.interaction_nb + 1, scribbles)
+                    store.add_round(record.row, record.report_rows, record.quality, record.chosen_labels)
+                    if progress:
+                        progress("round", sequence=seq, scribble_idx=sample.info.scribble_idx,
+                                 round=record.row["round"], jf=record.row["jf"],
+                                 frame=record.row["recommended_frame"])
+
+    def start_sample(self, seq: str, scribble_idx: int, scribbles: dict) -> SampleState:
+        meta = self.dataset.sequences[seq]
+        n_obj, n_frames = meta["num_objects"], meta["num_frames"]
+        where = str(protocol.scribble_path(self.dataset.root, seq, scribble_idx))
+        initial = protocol.first_scribbled_frame(scribbles, where=where)
+        frames = self.dataset.frames(seq)
+        wants_gt = self.estimator.uses_ground_truth or self.strategy.needs_lookahead
+        gt = self.dataset.masks(seq) if wants_gt else None
+        info = SampleInfo(seq, scribble_idx, n_frames, n_obj, self.cfg.seed)
+        self.backend.reset(seq, frames, n_obj)
+        self.estimator.reset(seq, frames, n_obj, gt=gt if self.estimator.uses_ground_truth else None)
+        self.strategy.reset(info)
+        if self.strategy.needs_lookahead:
+            self.lookahead = Lookahead(self.backend, seq, gt, n_obj, frames)
+        return SampleState(info, frames, gt, initial, np.zeros(n_frames, np.int64))
+
+    def play_round(self, sess, sample: SampleState, t: int, scribbles: dict) -> RoundRecord:
+        """One round of one sample; returns what is stored."""
+        info = sample.info
+        frame_t = sample.annotated_frame(t)
+        protocol.count_annotation(sample.history, scribbles, frame_t)
+        sample.annotated.append(frame_t)
+        t0 = time.perf_counter()
+        pred = self._interact(scribbles, frame_t, sample)
+        t1 = time.perf_counter()
+        q = self._quality(sample, pred, t)
+        t2 = time.perf_counter()
+        choice = self._recommend(sample, pred, q, t)
+        t3 = time.perf_counter()
+        sess.submit_masks(pred.labels.astype(np.int64), next_scribble_frame_candidates=[choice])
+        t4 = time.perf_counter()
+        sample.pending = choice
+        rows = _report_rows(sess, info.sequence, info.scribble_idx, t)
+        j, f, jf = round_scores(rows)
+        row = {"sequence": info.sequence, "scribble_idx": info.scribble_idx, "round": t,
+               "annotated_frame": frame_t, "recommended_frame": choice, "n_frames": info.n_frames,
+               "n_objects": info.n_objects, "jaccard": j, "contour": f, "jf": jf,
+               "davis_timing": float(rows["timing"].iloc[0]), "backend_s": t1 - t0,
+               "quality_s": t2 - t1, "strategy_s": t3 - t2, "eval_s": t4 - t3}
+        return RoundRecord(row, rows, q, pred.labels[choice])
+
+    def _interact(self, scribbles: dict, frame: int, sample: SampleState) -> Prediction:
+        info = sample.info
+        pred = validate_prediction(self.backend.interact(scribbles, frame), info.n_frames,
+                                   sample.frames.shape[1], sample.frames.shape[2], info.n_objects, self.cfg.backend)
+        if self.lookahead is not None:
+            self.lookahead.after_round(scribbles, frame, pred.labels)
+        return pred
+
+    def _quality(self, sample: SampleState, pred: Prediction, t: int) -> np.ndarray:
+        q = np.asarray(self.estimator.estimate(sample.frames, pred), np.float64)
+        if q.shape != (sample.info.n_frames,) or not np.isfinite(q).all():
+            raise BackendError(f"quality estimator '{self.estimator.name}' returned an invalid quality "
+                               f"vector for {sample.info.sequence} round {t}")
+        return q
+
+    def _recommend(self, sample: SampleState, pred: Prediction, q: np.ndarray, t: int) -> int:
+        state = RoundState(t=t, n_frames=sample.info.n_frames, quality=q.copy(), history=sample.history.copy(),
+                           annotated=list(sample.annotated), rounds=self.cfg.rounds,
+                           frames=lambda fr=sample.frames: fr, prediction=lambda p=pred: p,
+                           lookahead=self.lookahead)
+        choice = self.strategy.recommend(state)
+        if isinstance(choice, (bool, np.bool_)) or not isinstance(choice, (int, np.integer)) \
+                or not 0 <= int(choice) < sample.info.n_frames:
+            raise BackendError(f"strategy '{self.cfg.strategy}' recommended frame {choice!r} for "
+                               f"{sample.info.sequence} (valid: 0..{sample.info.n_frames - 1})")
+        return int(choice)
+
+
+def _report_rows(sess, seq: str, scribble_idx: int, t: int) -> pd.DataFrame:
+    """davisinteractive's report rows of one round of one sample (numeric columns cast)."""
+    rep = sess.get_report()
+    rows = rep[(rep["sequence"] == seq) & (rep["scribble_idx"].astype(int) == scribble_idx)
+               & (rep["interaction"].astype(int) == t)]
+    return compat.clean_report(rows)

@@ -71,7 +71,7 @@ def test_shapes_dtypes_and_probs(video):
     be.reset("synthetic", frames, 2)
     pred = be.interact(first_round(), 4)
     validate_prediction(pred, T, H, W, 2, "classic")
-    assert pred.labels.shape == (T, H, W) and pred.labels.dtype == np.int64
+    assert pred.labels.shape == (T, H, W) and pred.labels.dtype == np.uint8  # compact: 1 byte a pixel
     assert pred.labels.min() >= 0 and pred.labels.max() <= 2
     probs = pred.probs
     assert probs.shape == (3, T, H, W) and probs.dtype == np.float32

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivosw_bench.quality.base import QualityError
+from ivosw_bench.errors import WeightsError
 from ivosw_bench.results.metrics import round_auc
 from ivosw_bench.results.store import StoreError
 from ivosw_bench.session import RunConfig, RunError, run
@@ -88,7 +88,7 @@ def test_resume_gives_the_same_summary(tiny_davis, tmp_path):
 def test_wild_setting_uses_the_qa_network_and_refuses_oracle_strategies(tiny_davis, tmp_path):
     with pytest.raises(RunError, match="ground truth"):
         run(RunConfig(strategy="worst-oracle", setting="wild", dataset=str(tiny_davis), out=str(tmp_path)))
-    with pytest.raises(QualityError, match="nope.pt"):
+    with pytest.raises(WeightsError, match="nope.pt"):
         run(RunConfig(strategy="worst-predicted", setting="wild", dataset=str(tiny_davis), out=str(tmp_path),
                       quality_weights=str(tmp_path / "nope.pt")))
     from ivosw_bench.quality.model import default_weights

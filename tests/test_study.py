@@ -14,15 +14,9 @@ import pandas as pd
 import pytest
 
 from ivosw_bench.session import RunConfig, run
-from ivosw_bench.study import (StudyAborted, StudyError, TerminalUI, WebUI, choice_time_table,
-                               read_choices, run_study, study_context, write_choice_time_table)
+from ivosw_bench.study import (HumanStrategy, StudyAborted, StudyError, TerminalUI, WebUI, choice_time_table,
+                               read_choices, run_study, write_choice_time_table)
 from ivosw_bench.study.render import davis_palette, overlay
-from ivosw_bench.study.testing import patch_registry
-
-
-@pytest.fixture(autouse=True)
-def human_registered(monkeypatch):
-    patch_registry(monkeypatch)  # until setup.cfg registers the 'human' entry point
 
 
 # -- a participant made of HTTP requests ---------------------------------------------------------
@@ -238,13 +232,16 @@ def test_participants_get_their_own_runs(tiny_davis, tmp_path, monkeypatch):
             run_study(dataset=str(tiny_davis), participant=bad, ui="terminal", out=out)
 
 
-def test_session_maps_human_colon_participant(tiny_davis, tmp_path, monkeypatch):
-    """What ivosw_bench.session.run does with strategy 'human:carol' (run_dir from the context)."""
+def test_session_takes_a_strategy_factory(tiny_davis, tmp_path, monkeypatch):
+    """ivosw_bench.session.run with strategy 'human:carol' built by a factory for the run folder."""
     monkeypatch.setattr("sys.stdin", io.StringIO("0\n"))
-    run_dir = tmp_path / "carol-run"
-    with study_context(ui=TerminalUI(run_dir), run_dir=run_dir):
-        path, summary = run(RunConfig(strategy="human:carol", dataset=str(tiny_davis), sequences=["one"],
-                                      rounds=2, out=str(tmp_path), name="carol-run"))
+
+    def carol(run_dir):
+        return HumanStrategy(participant="carol", rounds=2, run_dir=run_dir, ui=TerminalUI(run_dir))
+
+    cfg = RunConfig(strategy="human:carol", dataset=str(tiny_davis), sequences=["one"], rounds=2,
+                    out=str(tmp_path), name="carol-run")
+    path, summary = run(cfg, strategy=carol)
     assert summary["strategy"] == "human:carol" and summary["per_sample"][0]["recommended_frames"][0] == 0
     assert read_choices(path)[0]["participant"] == "carol"
 

@@ -13,7 +13,6 @@ import threading
 import pytest
 
 from ivosw_bench.study import WebUI, read_choices, run_study
-from ivosw_bench.study.testing import patch_registry
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +62,6 @@ def test_browser_study_end_to_end(browser, synthetic, tmp_path, monkeypatch):
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    patch_registry(monkeypatch)  # until setup.cfg registers the 'human' entry point
     ui = WebUI(port=0)
     ui.start()
     result, errors = {}, []

@@ -26,6 +26,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .. import protocol
 from ..episode import Episode, EpisodeCache, load_sample
 
 QualityFn = Callable[[np.ndarray, object], np.ndarray]
@@ -67,8 +68,8 @@ def make_windows(dataset, sequences: list[str], per_sequence: int = 1, length: i
         if n <= length:
             out.append(WindowSpec(seq, idx, 0, n))
             continue
-        scribble = json.loads((dataset.root / "Scribbles" / seq / f"{idx:03d}.json").read_text())
-        marked = [i for i, s in enumerate(scribble["scribbles"]) if s][0]
+        scribble = protocol.load_scribble(dataset.root, seq, idx)
+        marked = protocol.first_scribbled_frame(scribble)
         if per_sequence <= 1:
             starts = [min(max(0, marked - length // 2), n - length)]
         else:
@@ -90,34 +91,6 @@ def downscale(frames: np.ndarray, gt: np.ndarray, scale: float) -> tuple[np.ndar
     return fr, g.astype(gt.dtype)
 
 
-def _memoising(backend):
-    """The classic backend recomputes its per-sample flow / colour caches on every ``reset``; the
-    episode resets the backend whenever it has to replay a cached prefix, so keep them across resets
-    of the same frames (same results, ~0.3 s saved per replay). Other backends are left alone."""
-    from backends.classic import ClassicBackend
-
-    if not isinstance(backend, ClassicBackend):
-        return backend
-    attrs = ("small", "color_idx", "flow_fw", "flow_bw", "_grid")
-    orig = backend._ensure_cache
-    memo: dict = {}
-
-    def ensure_cache() -> None:
-        if backend.small is not None:
-            return
-        key = (id(backend.frames), backend.work_hw)
-        if key in memo:
-            for a, v in zip(attrs, memo[key][1]):
-                setattr(backend, a, v)
-            return
-        orig()
-        memo.clear()
-        memo[key] = (backend.frames, tuple(getattr(backend, a) for a in attrs))  # keep frames alive
-
-    backend._ensure_cache = ensure_cache
-    return backend
-
-
 class AgentEnv:
     """One training sample with its backend; ``reset()`` / ``step(frame)`` -> :class:`AgentState`."""
 
@@ -133,7 +106,7 @@ class AgentEnv:
         options = dict(backend_options or {})
         opt_digest = hashlib.sha1(json.dumps(options, sort_keys=True).encode()).hexdigest()[:6]
         self.quality_fn = quality_fn
-        self.episode = Episode(_memoising(make_backend(backend, **options)), spec.sequence, frames, gt, n_obj,
+        self.episode = Episode(make_backend(backend, **options), spec.sequence, frames, gt, n_obj,
                                scribble, cache=cache,
                                key_extra=f"-w{spec.start}-s{self.env_scale:g}-o{opt_digest}",
                                keep_outputs=quality_fn is not None)
@@ -159,9 +132,7 @@ class AgentEnv:
     def reset(self) -> AgentState:
         outcome = self.episode.reset()
         self.history[:] = 0
-        for f, strokes in enumerate(self.episode.initial["scribbles"]):
-            if strokes:
-                self.history[f] += 1
+        protocol.count_annotation(self.history, self.episode.initial, self.episode.initial_frame)
         self.t = 1
         return self._state(outcome)
 

@@ -49,22 +49,30 @@ class QNetwork(nn.Module):
         return {"in_features": self.in_features, "hidden": self.hidden, "layers": self.layers}
 
 
+FORMAT = "ivosw-agent-1"
+
+
 def save_weights(net: QNetwork, path, extra: dict | None = None) -> None:
-    """Weights + the hyperparameters needed to rebuild the network (+ ``extra``, e.g. the state mode)."""
-    torch.save({"format": "ivosw-agent-1", "hparams": net.hparams(), "state_dict": net.state_dict(),
-                **(extra or {})}, path)
+    """Weights + the hyperparameters needed to rebuild the network (+ ``extra``, e.g. the state mode);
+    written atomically."""
+    from ..files import atomic_open
+
+    with atomic_open(path, "wb") as fh:
+        torch.save({"format": FORMAT, "hparams": net.hparams(), "state_dict": net.state_dict(),
+                    **(extra or {})}, fh)
 
 
-def load_weights(path) -> tuple[QNetwork, dict]:
-    """(network in eval mode, the whole saved dict). Raises ``ValueError`` with one line on a bad file."""
+def load_weights(path=None) -> tuple[QNetwork, dict]:
+    """(network in eval mode, the whole saved dict) from ``path`` (default: the shipped weights).
+    :class:`~ivosw_bench.errors.WeightsError` naming the file when it is missing or does not fit."""
+    from .. import weights
+
+    path = weights.resolve_weights("agent", path)
+    blob = weights.read_checkpoint(path, "agent", formats=(FORMAT,), required=("hparams", "state_dict"))
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
         net = QNetwork(**blob["hparams"])
-        net.load_state_dict(blob["state_dict"])
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # corrupt / not ours
-        raise ValueError(f"{path}: not a valid agent weights file ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    except (TypeError, ValueError) as exc:
+        raise weights.WeightsError(f"{path}: not a valid agent weights file (hparams: {exc})") from None
+    weights.load_state(net, blob["state_dict"], path, "agent")
     net.eval()
     return net, blob

@@ -16,28 +16,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import ivosw_bench
-from ..session import RunError
+from ..errors import WeightsError
+from ..weights import default_weights
 from ..strategies.base import RoundState, SampleInfo, Strategy
 from .model import load_weights, state_tensor
 
-DEFAULT_WEIGHTS = Path(ivosw_bench.__file__).resolve().parents[1] / "weights" / "agent-classic.pt"
+DEFAULT_WEIGHTS = default_weights("agent")
+AgentWeightsError = WeightsError  # the former name
 
 
-class AgentWeightsError(RunError):
-    """The agent's weights file is missing or unreadable (one line naming the path)."""
-
-
-def load_agent(path) -> tuple[torch.nn.Module, str]:
-    """(Q-network, state mode) from a weights file; :class:`AgentWeightsError` naming the path."""
-    path = Path(path)
-    if not path.is_file():
-        raise AgentWeightsError(f"{path}: agent weights not found (train them with 'ivosw-bench "
-                                f"train-agent' or pass agent_weights=PATH)")
-    try:
-        net, blob = load_weights(path)
-    except ValueError as exc:
-        raise AgentWeightsError(str(exc)) from None
+def load_agent(path=None) -> tuple[torch.nn.Module, str]:
+    """(Q-network, state mode) from a weights file (default: the shipped one); :class:`WeightsError`
+    naming the path."""
+    net, blob = load_weights(path)
     return net, str(blob.get("state", "both"))
 
 
@@ -48,9 +39,9 @@ class AgentStrategy(Strategy):
     needs_oracle = False
     description = "learned Bi-LSTM double-DQN recommender over per-frame quality and annotation history"
 
-    def __init__(self, seed: int = 0, agent_weights: str | Path | None = None, allow_repeats: bool = False,
-                 **options) -> None:
-        super().__init__(seed, **options)
+    def __init__(self, seed: int = 0, rounds: int = 8, agent_weights: str | Path | None = None,
+                 allow_repeats: bool = False) -> None:
+        super().__init__(seed, rounds)
         self.weights_path = Path(agent_weights) if agent_weights else DEFAULT_WEIGHTS
         self.allow_repeats = bool(allow_repeats)
         self.net, self.state_mode = load_agent(self.weights_path)

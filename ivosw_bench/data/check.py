@@ -23,6 +23,8 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
+from ..errors import DatasetError  # noqa: F401 (defined low, re-exported here)
+
 FRAME_RE = re.compile(r"^(\d{5})\.jpg$")
 MASK_RE = re.compile(r"^(\d{5})\.png$")
 SCRIBBLE_RE = re.compile(r"^(\d{3})\.json$")
@@ -41,8 +43,6 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-class DatasetError(ValueError):
-    """A dataset folder is not usable; the message is one line."""
 
 
 # -------------------------------------------------------------------------------------- helpers

@@ -13,8 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 
-class QualityError(RuntimeError):
-    """A quality estimator could not run (one-line message)."""
+from ..errors import QualityError  # noqa: F401 (defined low, re-exported here)
 
 
 class QualityEstimator:

@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 
 from .model import object_crops
-from .oracle import per_frame_jf
+from ..jf import per_frame_jf
 
 KINDS = ("time", "morph", "shift", "affine", "blobs", "wobble")
 

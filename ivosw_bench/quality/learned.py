@@ -36,7 +36,7 @@ class LearnedQuality(QualityEstimator):
 
     def estimate(self, frames, prediction) -> np.ndarray:
         labels = np.asarray(prediction.labels)
-        probs = prediction.probs if getattr(prediction, "has_probs", False) else None
+        probs = prediction.probs if prediction.has_probs else None
         q, q_obj = self.model.predict_video(np.asarray(frames), probs=probs, labels=labels,
                                             n_objects=self.n_objects, batch_size=self.batch_size)
         self.last_objects = q_obj

@@ -42,6 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import weights
+from ..files import atomic_open
 from .base import QualityError
 
 DEPTHS = (18, 34, 50)
@@ -52,9 +54,7 @@ ENLARGE = 1.5
 
 def default_weights() -> Path:
     """The shipped weights of the built-in backend: ``<repo>/weights/quality-classic.pt``."""
-    import ivosw_bench
-
-    return Path(ivosw_bench.__file__).resolve().parents[1] / "weights" / "quality-classic.pt"
+    return weights.default_weights("quality")
 
 
 # -- geometry --------------------------------------------------------------------------------------
@@ -268,34 +268,30 @@ class QualityModel:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(self.state(fp16), tmp)
-        tmp.replace(path)
+        with atomic_open(path, "wb") as fh:
+            torch.save(self.state(fp16), fh)
         return path
 
     @classmethod
-    def from_state(cls, ckpt: dict, device: str = "auto") -> "QualityModel":
-        cfgd = dict(ckpt["config"])
-        cfgd["rgb_mean"], cfgd["rgb_std"] = tuple(cfgd["rgb_mean"]), tuple(cfgd["rgb_std"])
-        cfg = QAConfig(**cfgd)
-        net = build_net(cfg.depth, cfg.geometry)
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+    def from_state(cls, ckpt: dict, device: str = "auto", path="checkpoint") -> "QualityModel":
+        try:
+            cfgd = dict(ckpt["config"])
+            cfgd["rgb_mean"], cfgd["rgb_std"] = tuple(cfgd["rgb_mean"]), tuple(cfgd["rgb_std"])
+            cfg = QAConfig(**cfgd)
+            net = build_net(cfg.depth, cfg.geometry)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise weights.WeightsError(f"{path}: not a valid quality weights file (its config does not "
+                                       f"describe a QA network: {type(exc).__name__}: {exc})") from None
+        weights.load_state(net, ckpt["state_dict"], path, "quality")
         return cls(cfg, net, meta=ckpt.get("meta", {}), device=device)
 
     @classmethod
     def load(cls, path=None, device: str = "auto") -> "QualityModel":
-        """Load a checkpoint from a local path (default: the shipped ``weights/quality-classic.pt``)."""
-
-        path = Path(path) if path is not None else default_weights()
-        if not path.is_file():
-            raise QualityError(f"{path}: quality network weights not found")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # torn or foreign file
-            raise QualityError(f"{path}: unreadable quality checkpoint ({type(e).__name__})") from None
-        if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
-            raise QualityError(f"{path}: not an ivosw-bench quality checkpoint")
-        return cls.from_state(ckpt, device=device)
+        """Load a checkpoint from a local path (default: the shipped ``weights/quality-classic.pt``);
+        :class:`~ivosw_bench.errors.WeightsError` naming the file when it is missing or does not fit."""
+        path = weights.resolve_weights("quality", path)
+        ckpt = weights.read_checkpoint(path, "quality", required=("config", "state_dict"))
+        return cls.from_state(ckpt, device=device, path=path)
 
     # -- inference ---------------------------------------------------------------------------------
     def predict_crops(self, crops: np.ndarray, geometry: np.ndarray | None = None,

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..jf import frame_quality, per_frame_jf
 from .base import QualityError, QualityEstimator
-
-
-def per_frame_jf(gt: np.ndarray, labels: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:
-    """(J, F) arrays of shape [T, K] exactly as davisinteractive's evaluation computes them."""
-    import ivosw_bench.compat as compat
-
-    compat.apply()
-    from davisinteractive.metrics import batched_f_measure, batched_jaccard
-
-    j = batched_jaccard(gt, labels, average_over_objects=False, nb_objects=n_objects)
-    f = batched_f_measure(gt, labels, average_over_objects=False, nb_objects=n_objects)
-    return np.asarray(j, np.float64), np.asarray(f, np.float64)
 
 
 class OracleQuality(QualityEstimator):
@@ -31,7 +20,7 @@ class OracleQuality(QualityEstimator):
 
     def estimate(self, frames, prediction) -> np.ndarray:
         j, f = per_frame_jf(self.gt, prediction.labels, self.n_objects)
-        return (0.5 * (j + f)).mean(axis=1)
+        return frame_quality(j, f)
 
 
 def make_estimator(setting: str, weights: str | None = None) -> QualityEstimator:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..errors import ReportError
+
 __all__ = [
     "ReportError",
     "RunGroup",
@@ -70,9 +72,6 @@ _CAPTION = (
     "Time-AUC = davisinteractive AUC of J&F over annotation time."
 )
 
-
-class ReportError(ValueError):
-    """A run folder could not be read; the message is one line naming the path."""
 
 
 # --------------------------------------------------------------------------------------

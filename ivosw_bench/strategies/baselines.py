@@ -35,10 +35,6 @@ class LinspaceStrategy(Strategy):
     name = "linspace"
     description = "evenly spaced from the first annotated frame, no repeats"
 
-    def __init__(self, seed: int = 0, rounds: int = 8, **options) -> None:
-        super().__init__(seed, **options)
-        self.rounds = max(1, int(rounds))
-
     def recommend(self, state: RoundState) -> int:
         n = state.n_frames
         start = state.annotated[0]

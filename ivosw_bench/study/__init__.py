@@ -8,12 +8,12 @@
 """
 from .choices import ChoiceLog, choice_time_table, read_choices, write_choice_time_table
 from .run import run_study, study_run_id
-from .strategy import (Choice, ChoiceRequest, HumanStrategy, StudyAborted, StudyError, make_ui,
-                       study_context)
+from .strategy import HumanStrategy, StudyAborted, StudyError, make_ui
+from .ui import Choice, ChoiceRequest
 
 __all__ = ["HumanStrategy", "run_study", "study_run_id", "choice_time_table", "write_choice_time_table",
            "read_choices", "ChoiceLog", "Choice", "ChoiceRequest", "StudyError", "StudyAborted",
-           "study_context", "make_ui", "WebUI", "TerminalUI"]
+           "make_ui", "WebUI", "TerminalUI"]
 
 
 def __getattr__(name):  # the UIs are imported on first use

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Callable
 
 from .choices import latest_choices, read_choices
-from .strategy import StudyError, StudyUI, check_participant, make_ui, study_context
+from ..errors import StudyError
+from ..protocol import run_id
+from .strategy import HumanStrategy, check_participant, make_ui
+from .ui import StudyUI
 
 
 def study_run_id(dataset_name: str, backend: str, participant: str, setting: str, rounds: int, seed: int) -> str:
     """The run folder name: the session's default with ``human:<p>`` written ``human-<p>``."""
-    return f"{dataset_name}_{backend}_human-{participant}_{setting}_T{rounds}_seed{seed}"
+    return run_id(dataset_name, backend, f"human:{participant}", setting, rounds, seed)
 
 
 def _choice_stats(run_dir: Path) -> dict:
@@ -50,26 +53,28 @@ def run_study(dataset: str | None = None, sequences: list[str] | str | None = No
     if isinstance(sequences, str):
         sequences = [s.strip() for s in sequences.split(",") if s.strip()] or None
     ds = open_dataset(dataset, sequences=sequences)
-    run_id = study_run_id(ds.name, backend, participant, setting, rounds, seed)
-    run_dir = Path(out) / run_id
+    run_folder = study_run_id(ds.name, backend, participant, setting, rounds, seed)
+    run_dir = Path(out) / run_folder
     if (run_dir / "config.json").exists() and not resume:
         state = "finished" if (run_dir / "summary.json").exists() and _complete(run_dir) else "unfinished"
         raise StudyError(f"participant '{participant}' already has a {state} study run at {run_dir}; "
                          f"pass --resume to continue it, or use another --participant")
     cfg = RunConfig(strategy=f"human:{participant}", backend=backend, dataset=dataset, subset=subset,
                     sequences=sequences, rounds=rounds, seed=seed, setting=setting, out=str(out),
-                    name=run_id, resume=resume,
+                    name=run_folder, resume=resume,
                     strategy_options={"show_quality": bool(show_quality), "ask_last_round": bool(ask_last_round)})
     own = isinstance(ui, str)
     the_ui = make_ui(ui, run_dir=run_dir, port=port, open_browser=open_browser) if own else ui
-    if hasattr(the_ui, "set_participant"):
-        the_ui.set_participant(participant)
+    the_ui.set_participant(participant)
     the_ui.start()
-    if getattr(the_ui, "url", None):
+    if the_ui.url:
         echo(f"study for participant '{participant}': open {the_ui.url} in a browser on this machine")
+    def human(folder: Path) -> HumanStrategy:
+        return HumanStrategy(seed=seed, rounds=rounds, participant=participant, show_quality=show_quality,
+                             ask_last_round=ask_last_round, run_dir=folder, ui=the_ui)
+
     try:
-        with study_context(ui=the_ui, run_dir=run_dir):
-            path, summary = run(cfg, progress=progress)
+        path, summary = run(cfg, progress=progress, strategy=human)
     except BaseException as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         the_ui.stop(f"The study stopped ({msg}).")
@@ -81,11 +86,11 @@ def run_study(dataset: str | None = None, sequences: list[str] | str | None = No
             "complete": summary.get("complete"),
             "message": f"study complete: {stats['n_choices']} choices, run folder {path}"}
     the_ui.finish(info)
-    if getattr(the_ui, "url", None):  # the terminal UI prints it itself
+    if the_ui.url:  # the terminal UI prints it itself
         echo(info["message"])
     if own:
-        wait = linger if linger is not None else (5.0 if getattr(the_ui, "url", None) else 0.0)
-        if wait > 0 and hasattr(the_ui, "wait_until_seen"):
+        wait = linger if linger is not None else (5.0 if the_ui.url else 0.0)
+        if wait > 0:
             the_ui.wait_until_seen(wait)
         the_ui.close()
     return path, summary

@@ -5,37 +5,27 @@ Used as strategy ``human:<participant>`` (entry point ``human``; the text after 
 over RGB, never ground truth; per-frame quality only with ``show_quality``) and blocks until the
 person chooses. Each choice is appended to ``<run folder>/choices.csv`` (see :mod:`.choices`).
 
-The user interface and the run folder come from, in order: the constructor's ``ui`` / ``run_dir``
-options, then the active :func:`study_context` (set by :func:`ivosw_bench.study.run_study`), then
-defaults (a web UI on a free port, no choices.csv).
+The user interface and the run folder are constructor options (:func:`ivosw_bench.study.run_study`
+passes both, building the strategy for the run folder the session creates); by default the strategy
+opens a web UI on a free port and keeps no choices.csv.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 import sys
-import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from ..session import RunError
+from ..errors import StudyAborted, StudyError  # noqa: F401 (re-exported)
 from ..strategies.base import RoundState, SampleInfo, Strategy
 from .choices import ChoiceLog
+from .ui import ChoiceRequest, StudyUI
 
 PARTICIPANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-
-
-class StudyError(RunError):
-    """The study cannot go on (bad participant, UI stopped, stdin closed); one-line message."""
-
-
-class StudyAborted(StudyError):
-    """The UI was stopped while a choice was awaited; the run folder can be resumed."""
 
 
 def check_participant(participant: Any) -> str:
@@ -43,66 +33,6 @@ def check_participant(participant: Any) -> str:
         raise StudyError(f"--participant must be 1-40 letters, digits, '_', '-' or '.', starting with a "
                          f"letter or digit (got {participant!r}); e.g. 'human:alice'")
     return participant
-
-
-@dataclass
-class ChoiceRequest:
-    """What the person is shown for one choice (no ground truth)."""
-
-    participant: str
-    sequence: str
-    scribble_idx: int
-    sample_no: int          # 1-based, counting samples finished before a resume
-    n_samples: int | None
-    t: int                  # the round whose result is shown
-    rounds: int
-    choice_no: int          # 1-based within the sample
-    n_choices: int          # choices asked per sample
-    n_frames: int
-    frames: np.ndarray      # [T, H, W, 3] uint8
-    labels: np.ndarray      # [T, H, W] int
-    history: np.ndarray     # times each frame was annotated
-    annotated: list[int]
-    quality: np.ndarray | None  # only with show_quality
-
-
-@dataclass
-class Choice:
-    frame: int
-    seconds: float
-    paused_seconds: float = 0.0
-    clock_start: str = "page_ready"
-
-
-class StudyUI(Protocol):
-    name: str
-    url: str | None
-
-    def start(self) -> None: ...
-    def ask(self, request: ChoiceRequest) -> Choice: ...
-    def busy(self, message: str) -> None: ...
-    def finish(self, info: dict) -> None: ...
-    def stop(self, message: str) -> None: ...
-    def close(self) -> None: ...
-
-
-# -- the context run_study sets for the strategy the session loop creates --------------------------
-_local = threading.local()
-
-
-@contextlib.contextmanager
-def study_context(ui: StudyUI | None = None, run_dir: str | Path | None = None, **options):
-    """Within this block (same thread), HumanStrategy instances use ``ui`` and ``run_dir``."""
-    prev = getattr(_local, "ctx", None)
-    _local.ctx = {"ui": ui, "run_dir": run_dir, **options}
-    try:
-        yield _local.ctx
-    finally:
-        _local.ctx = prev
-
-
-def current_context() -> dict:
-    return dict(getattr(_local, "ctx", None) or {})
 
 
 def state_hash(sequence: str, scribble_idx: int, t: int, history: np.ndarray, annotated: list[int],
@@ -129,22 +59,17 @@ class HumanStrategy(Strategy):
 
     name = "human"
     name_argument = "participant"  # ``human:alice`` -> participant="alice"
-    wants_run_dir = True           # the session passes run_dir=<run folder> (choices.csv goes there)
     description = "a person picks the frame from overlaid thumbnails (ivosw-bench study)"
 
     def __init__(self, seed: int = 0, rounds: int = 8, participant: str | None = None,
-                 show_quality: bool = False, ask_last_round: bool = False, run_dir=None, ui=None,
-                 port: int = 0, open_browser: bool = True, **options) -> None:
-        super().__init__(seed, **options)
-        ctx = current_context()
+                 show_quality: bool = False, ask_last_round: bool = False, run_dir=None,
+                 ui: StudyUI | str | None = None, port: int = 0, open_browser: bool = True) -> None:
+        super().__init__(seed, rounds)
         self.participant = check_participant(participant)
-        self.rounds = max(1, int(rounds))
         self.show_quality = bool(show_quality)
         self.ask_last_round = bool(ask_last_round)
-        run_dir = run_dir if run_dir is not None else ctx.get("run_dir")
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.log = ChoiceLog(self.run_dir) if self.run_dir is not None else None
-        ui = ui if ui is not None else ctx.get("ui")
         self._own_ui = ui is None or isinstance(ui, str)
         if self._own_ui:
             ui = make_ui(ui or "web", run_dir=self.run_dir, port=port, open_browser=open_browser)
@@ -191,7 +116,7 @@ class HumanStrategy(Strategy):
         if not self._started:
             self.ui.start()
             self._started = True
-            if getattr(self.ui, "url", None):
+            if self.ui.url:
                 print(f"ivosw-bench study: participant {self.participant}, open {self.ui.url}",
                       file=sys.stderr, flush=True)
         request = ChoiceRequest(

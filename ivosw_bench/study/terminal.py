@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 
 from .render import contact_sheet
-from .strategy import Choice, ChoiceRequest, StudyAborted
+from ..errors import StudyAborted
+from .ui import Choice, ChoiceRequest, StudyUI
 
 SHEET_NAME = "contact_sheet.png"
 
 
-class TerminalUI:
+class TerminalUI(StudyUI):
     """Writes ``<run folder>/contact_sheet.png`` (numbered overlay thumbnails; ``*N`` = annotated N
     times) and asks for a frame number on stdin; re-asks on invalid input; ``p`` pauses the clock."""
 

@@ -28,7 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import page
 from .render import overlay_jpeg
-from .strategy import Choice, ChoiceRequest, StudyAborted, StudyError
+from ..errors import StudyAborted, StudyError
+from .ui import Choice, ChoiceRequest, StudyUI
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 _IMG = re.compile(r"^/img/([0-9a-f]{1,64})/(thumb|full)/(\d{1,6})\.jpg$")
@@ -71,7 +72,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class WebUI:
+class WebUI(StudyUI):
     """The web study UI. ``start()`` binds 127.0.0.1:``port`` (0 = a free port) and sets ``url``."""
 
     name = "web"
