@@ -15,8 +15,16 @@ if not out_console.is_terminal:  # logs and CI: wide enough for the leaderboard 
 err_console = Console(stderr=True)
 
 
+def _error(message: str, status: int = 2) -> None:
+    from .errors import one_line
+
+    err_console.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+    sys.exit(status)
+
+
 class _Group(click.Group):
-    """Turns the library's user-facing errors into one line on stderr and exit status 2."""
+    """Turns the library's user-facing errors and click's usage errors into one line on stderr and
+    exit status 2 (never a traceback for bad input)."""
 
     def invoke(self, ctx):
         from .errors import user_errors
@@ -24,9 +32,26 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except user_errors() as exc:
-            msg = " ".join(str(exc).split())
-            err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-            sys.exit(2)
+            _error(str(exc))
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _error(exc.format_message() + hint, 2)
+        except click.ClickException as exc:
+            _error(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            err_console.print("aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _log(message: str) -> None:
+    err_console.print(escape(message), highlight=False, soft_wrap=True)
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -101,7 +126,7 @@ def run(strategy, seed, name, quiet, **kw):
 
     cfg = dataclasses.replace(_base_config(**kw), strategy=strategy, seed=seed, name=name)
     with run_progress(not quiet) as progress:
-        path, _ = run_session(cfg, progress=progress)
+        path, _ = run_session(cfg, progress=progress, log=_log)
     out_console.print(rich_table([load_run(path)], title=f"run {path.name}"))
     out_console.print(f"run folder: {path}")
 
@@ -404,15 +429,14 @@ def train_quality_cmd(data_dir, out, depth, input_size, epochs, batch_size, lr, 
     """Train the QA network (ResNet + head -> J&F) on chunks written by 'qa-samples' and 'qa-corrupt'.
 
     Validation uses only backend chunks (corrupted-GT chunks of validation sequences are left out)."""
-    from .quality.train import train_quality
+    from .quality.train import QATrainConfig, train_quality
 
-    meta = train_quality(data_dir, out, depth=int(depth), input_size=input_size, epochs=epochs,
-                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, augment=augment,
-                         geometry=geometry, image=image, corrupt_fraction=corrupt_fraction, seed=seed,
-                         val_sequences=_csv(val_sequences),
-                         val_fraction=val_fraction, samples_per_epoch=samples_per_epoch, balance=balance,
-                         select=select, resume=resume, fp16=fp16, tensorboard=tensorboard, device=device,
-                         progress=not quiet, command=" ".join(sys.argv))
+    cfg = QATrainConfig(depth=int(depth), input_size=input_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                        weight_decay=weight_decay, augment=augment, geometry=geometry, image=image,
+                        corrupt_fraction=corrupt_fraction, seed=seed, val_sequences=_csv(val_sequences),
+                        val_fraction=val_fraction, samples_per_epoch=samples_per_epoch, balance=balance,
+                        select=select, resume=resume, fp16=fp16, tensorboard=tensorboard, device=device)
+    meta = train_quality(data_dir, out, cfg, progress=not quiet, command=" ".join(sys.argv))
     m = meta["val_metrics"].get("all", {})
     out_console.print(f"{out}: epoch {meta['selected_epoch']}, validation PCC {m.get('pcc', float('nan')):.3f} "
                       f"MSE {m.get('mse', float('nan')):.4f} (n={m.get('n', 0)}), {meta['wall_s']:.0f} s")

@@ -51,6 +51,20 @@ def atomic_write(path, data: str | bytes, fsync: bool = True) -> Path:
     return path
 
 
+def read_json(path, error: type[Exception] = ValueError, what: str = "JSON"):
+    """The JSON in ``path``; ``error`` (one line naming the file) when it is missing, unreadable, not
+    JSON, or nested too deeply to parse."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: missing {what} file") from None
+    except RecursionError:
+        raise error(f"{path}: broken {what} (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise error(f"{path}: broken {what} ({' '.join(str(exc).split())})") from None
+
+
 def write_json(path, obj, indent: int | None = 2, sort_keys: bool = False) -> Path:
     """``obj`` as JSON, atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent, sort_keys=sort_keys))

@@ -1,6 +1,8 @@
 """The learned quality (QA) network: crop geometry, model, data generation, training, Wild estimator."""
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 
@@ -101,11 +103,12 @@ def tiny_samples(tiny_davis, tmp_path):
 
 
 def test_train_eval_checkpoint_resume(tiny_samples, tmp_path):
-    from ivosw_bench.quality.train import eval_quality, train_quality
+    from ivosw_bench.quality.train import QATrainConfig, eval_quality, train_quality
 
     ck = tmp_path / "qa.pt"
-    meta = train_quality(tiny_samples, ck, depth=18, input_size=32, epochs=1, batch_size=16,
-                         val_sequences=["two"], progress=False, seed=0)
+    cfg = QATrainConfig(depth=18, input_size=32, epochs=1, batch_size=16, val_sequences=["two"], seed=0,
+                        geometry=False, image="rgb")
+    meta = train_quality(tiny_samples, ck, cfg, progress=False)
     assert ck.exists() and len(meta["history"]) == 1
     assert meta["trained_on"]["train_sequences"] == ["one"]
     res = eval_quality(ck, tiny_samples, sequences=["two"], progress=False)
@@ -121,8 +124,7 @@ def test_train_eval_checkpoint_resume(tiny_samples, tmp_path):
     np.testing.assert_array_equal(m1.predict_video(frames, probs=probs)[1], m2.predict_video(frames, probs=probs)[1])
 
     # resume continues from the saved epoch
-    meta2 = train_quality(tiny_samples, ck, depth=18, input_size=32, epochs=2, batch_size=16,
-                          val_sequences=["two"], progress=False, seed=0, resume=True)
+    meta2 = train_quality(tiny_samples, ck, dataclasses.replace(cfg, epochs=2, resume=True), progress=False)
     assert [h["epoch"] for h in meta2["history"]] == [1, 2]
     assert meta2["history"][0] == meta["history"][0]
     log = (tmp_path / "qa.log.csv").read_text().splitlines()
@@ -200,7 +202,7 @@ def test_corrupted_gt_chunks_train_with_geometry_and_stay_out_of_evaluation(tiny
     from ivosw_bench.data.davis_layout import open_dataset
     from ivosw_bench.quality.corrupt import corrupt_chunk, generate_corrupted
     from ivosw_bench.quality.samples import from_backend, load_chunks
-    from ivosw_bench.quality.train import eval_quality, train_quality
+    from ivosw_bench.quality.train import QATrainConfig, eval_quality, train_quality
 
     files = generate_corrupted(tiny_samples.parent / "tiny", tiny_samples, sequences=["one", "two"], per_frame=2,
                                size=32, progress=False)
@@ -216,8 +218,8 @@ def test_corrupted_gt_chunks_train_with_geometry_and_stay_out_of_evaluation(tiny
     assert len(clean["jf"]) == len(ds.frames("one")) and clean["jf"].min() > 0.8
 
     ck = tmp_path / "geo.pt"
-    meta = train_quality(tiny_samples, ck, input_size=32, epochs=1, batch_size=16, val_sequences=["two"],
-                         geometry=True, progress=False)
+    meta = train_quality(tiny_samples, ck, QATrainConfig(input_size=32, epochs=1, batch_size=16,
+                                                         val_sequences=["two"], geometry=True), progress=False)
     two = load_chunks(tiny_samples, sequences=["two"])
     assert meta["trained_on"]["n_val"] == int(from_backend(two).sum())  # no corrupted GT in validation
     res = eval_quality(ck, tiny_samples, sequences=["two"], progress=False)
@@ -297,7 +299,7 @@ def test_chunk_files_skip_chunks_being_written(tmp_path):
 def test_chunks_without_boxes_give_one_line_errors(tmp_path):
     from ivosw_bench.quality.base import QualityError
     from ivosw_bench.quality.samples import write_chunk
-    from ivosw_bench.quality.train import eval_quality, train_quality
+    from ivosw_bench.quality.train import QATrainConfig, eval_quality, train_quality
 
     for seq in ("a", "b"):  # the format of chunks written before boxes were stored
         meta = {"sequence": seq, "policy": "random", "backend": "classic", "n_frames": 4, "n_objects": 1}
@@ -306,12 +308,13 @@ def test_chunks_without_boxes_give_one_line_errors(tmp_path):
             "frame": np.arange(4, dtype=np.int16), "obj": np.zeros(4, np.int16), "round": np.ones(4, np.int16),
             "empty_jf": np.zeros(0, np.float32), "meta": np.array(json.dumps(meta))})
     with pytest.raises(QualityError, match="without boxes.*--no-geometry"):
-        train_quality(tmp_path, tmp_path / "q.pt", input_size=16, epochs=1, val_sequences=["b"], geometry=True,
+        train_quality(tmp_path, tmp_path / "q.pt", QATrainConfig(input_size=16, epochs=1, val_sequences=["b"]),
                       progress=False)
     ck = tmp_path / "geo.pt"
     QualityModel(QAConfig(input_size=16, crop_size=16, geometry=True), device="cpu").save(ck)
     with pytest.raises(QualityError, match=f"{tmp_path}.*without boxes"):
         eval_quality(ck, tmp_path, sequences=["b"], progress=False)
     # without geometry the old chunks still train
-    meta = train_quality(tmp_path, tmp_path / "q.pt", input_size=16, epochs=1, val_sequences=["b"], progress=False)
+    meta = train_quality(tmp_path, tmp_path / "q.pt", QATrainConfig(input_size=16, epochs=1, val_sequences=["b"],
+                                                                    geometry=False), progress=False)
     assert meta["trained_on"]["n_train"] == 4

@@ -129,3 +129,45 @@ def test_browser_study_end_to_end(browser, synthetic, tmp_path, monkeypatch):
     assert [r["frame"] for r in rows] == chosen
     assert all(r["clock_start"] == "page_ready" and r["seconds"] > 0 for r in rows)
     assert rows[1]["paused_seconds"] > 0 and rows[0]["paused_seconds"] == 0
+
+
+def test_thumbnails_keep_the_frame_aspect_ratio(browser, tmp_path):
+    """82 frames in a 1400x1000 window: every thumbnail shows the whole frame at its aspect ratio
+    (the grid scrolls instead of squeezing the thumbnails into strips)."""
+    from ivosw_bench.data.synthetic import generate
+
+    root = tmp_path / "long"
+    generate(root, seed=1, n_sequences=1, n_frames=82, size=(214, 120), max_objects=1)
+    browser.set_window_size(1400, 1000)
+    ui = WebUI(port=0)
+    ui.start()
+    errors = []
+
+    def study():
+        try:
+            run_study(dataset=str(root), participant="ratio", rounds=2, ui=ui, out=str(tmp_path / "runs"))
+        except BaseException as exc:  # the UI is stopped below: StudyAborted is expected
+            errors.append(exc)
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    worker = threading.Thread(target=study, daemon=True)
+    worker.start()
+    try:
+        browser.get(ui.url)
+        WebDriverWait(browser, 60, poll_frequency=0.05).until(
+            lambda d: d.execute_script("return S.status === 'choosing' && S.readySent"))
+        boxes = browser.execute_script("""
+            return Array.from(document.querySelectorAll('#strip .thumb')).map(b => {
+              const i = b.querySelector('img').getBoundingClientRect(), r = b.getBoundingClientRect();
+              return [i.width, i.height, r.height, b.clientHeight, i.height];
+            });""")
+        browser.save_screenshot(SHOT.replace(".png", "_thumbs.png"))
+    finally:
+        ui.stop("test over")
+        worker.join(60)
+        ui.close()
+    assert len(boxes) == 82
+    for w, h, outer, inner, _ in boxes:
+        assert h > 0 and abs(w / h - 214 / 120) < 0.04 * (214 / 120), (w, h)
+        assert inner + 1 >= h, (inner, h)  # the button shows the whole image (nothing clipped)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ivosw_bench.data import synthetic
 from ivosw_bench.data.check import check_dataset, sequence_metadata
+from ivosw_bench.errors import DatasetError
 
 SMALL = dict(seed=0, n_sequences=3, n_frames=12, size=(160, 96), max_objects=3)
 
@@ -158,13 +159,17 @@ def test_existing_root_is_reused_or_refused(small, tmp_path):
     meta = synthetic.generate(small, **SMALL)
     assert meta == json.loads((small / "sequences.json").read_text())
     assert {p: p.stat().st_mtime_ns for p in small.rglob("*") if p.is_file()} == stamp
-    with pytest.raises(FileExistsError, match=str(small)):
+    with pytest.raises(DatasetError, match=str(small)):
         synthetic.generate(small, **{**SMALL, "seed": 5})
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "x.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="foreign"):
+    with pytest.raises(DatasetError, match="foreign"):
         synthetic.generate(foreign, **SMALL)
+    assert (foreign / "x.txt").read_text() == "mine" and len(list(foreign.iterdir())) == 1
+    with pytest.raises(DatasetError, match="--n-sequences must be >= 1"):
+        synthetic.generate(tmp_path / "none", **{**SMALL, "n_sequences": 0})
+    assert not (tmp_path / "none").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     synthetic.generate(empty, **{**SMALL, "n_sequences": 1})

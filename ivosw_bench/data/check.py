@@ -282,6 +282,9 @@ def _check_scribble_file(p: Path, seq: str, t: int, k: Optional[int], problems: 
         problems.append(Problem(str(p), f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno} "
                                         f"(char {e.pos})"))
         return
+    except RecursionError:
+        problems.append(Problem(str(p), "invalid JSON: nested too deeply"))
+        return
     if not isinstance(data, dict):
         problems.append(Problem(str(p), "top level must be a JSON object with \"scribbles\" and \"sequence\""))
         return
@@ -352,6 +355,8 @@ def _load_json(p: Path, problems: list):
     except json.JSONDecodeError as e:
         problems.append(Problem(str(p), f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno} "
                                         f"(char {e.pos})"))
+    except RecursionError:
+        problems.append(Problem(str(p), "invalid JSON: nested too deeply"))
     except (OSError, UnicodeDecodeError) as e:
         problems.append(Problem(str(p), f"unreadable ({type(e).__name__}: {_one_line(e)})"))
     return None

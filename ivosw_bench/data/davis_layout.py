@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import read_json
 from .check import DatasetError, ensure_valid, sequence_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +143,8 @@ def open_dataset(spec: str | os.PathLike | None = None, sequences: list[str] | N
     meta_file = root / "sequences.json"
     metadata: dict[str, dict] | None = None
     if meta_file.is_file():
-        metadata = {k: v for k, v in json.loads(meta_file.read_text()).items() if k in names}
+        found = read_json(meta_file, DatasetError, "sequences.json")
+        metadata = {k: v for k, v in found.items() if k in names} if isinstance(found, dict) else {}
         if set(metadata) != set(names):
             metadata = None
     if metadata is None:

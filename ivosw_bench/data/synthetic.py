@@ -33,6 +33,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..errors import DatasetError
+
 GENERATOR_VERSION = 1
 GENERATED_BY = "ivosw-bench synthetic robot"
 PARAMS_FILE = "synthetic.json"
@@ -368,7 +370,7 @@ def _is_complete(root: Path, info: dict) -> bool:
         return False
     try:
         meta = json.loads(meta_path.read_text())
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     for name, entry in meta.items():
         t = entry["num_frames"]
@@ -385,26 +387,26 @@ def _is_complete(root: Path, info: dict) -> bool:
 def _existing(root: Path, params: dict) -> Optional[dict]:
     """Metadata of a complete dataset at ``root`` made with ``params``; None if root is absent/empty.
 
-    Raises FileExistsError when ``root`` holds anything else."""
+    Raises :class:`DatasetError` when ``root`` holds anything else."""
     if not root.exists():
         return None
     if not root.is_dir():
-        raise FileExistsError(f"{root}: exists and is not a folder; cannot write the synthetic dataset there")
+        raise DatasetError(f"{root}: exists and is not a folder; cannot write the synthetic dataset there")
     if not any(root.iterdir()):
         return None
     info_path = root / PARAMS_FILE
     try:
         info = json.loads(info_path.read_text())
-    except (OSError, ValueError):
-        raise FileExistsError(
+    except (OSError, ValueError, RecursionError):
+        raise DatasetError(
             f"{root}: folder exists and is not a synthetic ivosw-bench dataset (no readable "
             f"{PARAMS_FILE}); delete it or choose another folder") from None
     if info.get("params") != params:
-        raise FileExistsError(
+        raise DatasetError(
             f"{root}: holds a synthetic dataset generated with other parameters "
             f"({info.get('params')}, requested {params}); delete it or choose another folder")
     if not _is_complete(root, info):
-        raise FileExistsError(
+        raise DatasetError(
             f"{root}: holds an incomplete synthetic dataset (files are missing); delete it to regenerate")
     return json.loads((root / "sequences.json").read_text())
 
@@ -420,17 +422,21 @@ def generate(root, seed: int = 0, n_sequences: int = 4, n_frames: int = 30,
 
     ``size`` is (W, H). ``progress(done, total, sequence_name)`` is called after each sequence. If
     ``root`` already holds a complete dataset made with the same parameters nothing is written and its
-    metadata is returned; if it holds anything else a :class:`FileExistsError` names the folder.
+    metadata is returned; if it holds anything else a :class:`DatasetError` names the folder (one line).
     """
     from PIL import Image
 
     w, h = int(size[0]), int(size[1])
     if seed < 0:
-        raise ValueError("seed must be >= 0")
-    if n_sequences < 1 or n_frames < 2 or max_objects < 1 or max_objects > 20:
-        raise ValueError("need n_sequences >= 1, n_frames >= 2 and 1 <= max_objects <= 20")
-    if w < 32 or h < 32:
-        raise ValueError("size must be at least 32x32")
+        raise DatasetError(f"--seed must be >= 0, not {seed}")
+    if n_sequences < 1:
+        raise DatasetError(f"--n-sequences must be >= 1, not {n_sequences}")
+    if n_frames < 2:
+        raise DatasetError(f"--frames must be >= 2, not {n_frames}")
+    if not 1 <= max_objects <= 20:
+        raise DatasetError(f"max_objects must be in 1..20, not {max_objects}")
+    if not (32 <= w <= 4096 and 32 <= h <= 4096):
+        raise DatasetError(f"--size must be between 32x32 and 4096x4096, not {w}x{h}")
     root = Path(root)
     params = _params(seed, n_sequences, n_frames, (w, h), max_objects)
     meta = _existing(root, params)
@@ -462,7 +468,8 @@ def generate(root, seed: int = 0, n_sequences: int = 4, n_frames: int = 30,
                 if scribble is not None:
                     break
             else:
-                raise RuntimeError(f"could not draw robot scribbles for every object of {name}")
+                raise DatasetError(f"could not draw robot scribbles for every object of {name} "
+                                   f"(try another --seed or a larger --size)")
             img_dir = tmp / "JPEGImages/480p" / name
             ann_dir = tmp / "Annotations/480p" / name
             scr_dir = tmp / "Scribbles" / name

@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
+from ..files import atomic_write, write_json
 from .check import DatasetError, check_dataset
 
 ProgressFn = Callable[[int, int, str], None]
@@ -180,7 +181,7 @@ def convert_youtube_vos(src, scribbles, out, sequences: Optional[Iterable[str]] 
             im.putpalette(palette)
             im.save(ann_dst / f"{t:05d}.png")
         for n, data in enumerate(scr_out, 1):
-            (scr_dst / f"{n:03d}.json").write_text(json.dumps(data) + "\n")
+            atomic_write(scr_dst / f"{n:03d}.json", json.dumps(data) + "\n")
         result[vid] = {"name": vid, "num_frames": len(jpgs), "num_objects": len(ids),
                        "num_scribbles": len(scr_out), "image_size": [int(size[0]), int(size[1])],
                        "set": "val" if vid in val else "train", "year": 2018,
@@ -189,10 +190,10 @@ def convert_youtube_vos(src, scribbles, out, sequences: Optional[Iterable[str]] 
         if progress is not None:
             progress(i + 1, len(vids), vid)
     train = [v for v in vids if v not in val]
-    (out / "ImageSets/2017/train.txt").write_text("".join(v + "\n" for v in train))
+    atomic_write(out / "ImageSets/2017/train.txt", "".join(v + "\n" for v in train))
     if val:
-        (out / "ImageSets/2017/val.txt").write_text("".join(v + "\n" for v in vids if v in val))
-    (out / "sequences.json").write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write(out / "ImageSets/2017/val.txt", "".join(v + "\n" for v in vids if v in val))
+    write_json(out / "sequences.json", result)
     problems = check_dataset(out)
     if problems:
         raise DatasetError(f"converted dataset {out} is not valid: {problems[0]}"

@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..files import atomic_open, write_json
 from .base import QualityError
 from .model import object_crops
 
@@ -134,11 +135,8 @@ def generate_chunk(dataset, spec: ChunkSpec, backend, rounds: int = 8, size: int
 
 def write_chunk(path: Path, arrays: dict) -> None:
     """Write atomically: into ``<name>.partial`` (which :func:`chunk_files` never lists), then rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb", fsync=False) as fh:
         np.savez_compressed(fh, **arrays)
-    tmp.replace(path)
 
 
 def chunk_files(data_dir) -> list[Path]:
@@ -194,7 +192,7 @@ def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences:
             bar.stop()
     info = {"dataset": str(ds.root), "backend": backend, "policies": list(policies), "rounds": rounds,
             "size": size, "frame_stride": frame_stride, "seed": seed}
-    (out / "generation.json").write_text(json.dumps(info, indent=2))
+    write_json(out / "generation.json", info)
     return chunk_files(out)
 
 

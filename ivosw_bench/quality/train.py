@@ -27,12 +27,13 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from ..files import atomic_open
 from .base import QualityError
 from .model import QAConfig, QualityModel, build_net, forward, pick_device, predict, to_input
 from .samples import chunk_files, from_backend, load_chunks
@@ -131,229 +132,333 @@ def _with_empty(pred: np.ndarray, true: np.ndarray, empty_jf: np.ndarray, empty_
             np.concatenate([true, empty_jf]))
 
 
-def train_quality(data_dir, out_checkpoint, depth: int = 18, input_size: int = 96, epochs: int = 6,
-                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-                  val_sequences: Iterable[str] | None = None, val_fraction: float = 0.2,
-                  train_sequences: Iterable[str] | None = None, samples_per_epoch: int | None = None,
-                  balance: bool = True, resume: bool = True, log_csv=None, tensorboard: bool = False,
-                  device: str = "auto", select: str = "last", threads: int | None = None,
-                  time_budget_s: float | None = None, progress: bool = True, command: str | None = None,
-                  val_max_samples: int | None = 2000, fp16: bool = False,
-                  augment: str = "basic", geometry: bool = False,
-                  corrupt_fraction: float | None = None, image: str = "rgb") -> dict:
-    """Train the QA network; returns the final checkpoint's ``meta`` (metrics, epochs, sequences...).
+@dataclass
+class QATrainConfig:
+    """Every option of QA-network training; the CLI (``train-quality``) and the library share it.
 
-    ``geometry`` gives the network the crops' size relative to the image (see
-    :class:`~ivosw_bench.quality.model.GeometryQANet`; needs chunks with boxes).
-    ``image``: ``"rgb"`` or ``"edges"`` (see :func:`~ivosw_bench.quality.model.to_input`).
-    ``corrupt_fraction`` sets the share of corrupted-GT samples (:mod:`.corrupt`) in each epoch's draws
-    (default: their share of the data).
-    ``val_max_samples`` caps the per-epoch validation (a seeded subset); the final metrics are computed
-    on the whole validation set of the selected epoch. ``fp16`` stores the final weights in half
-    precision (loaded back as float32). The resumable training state goes to ``<out>.state.pt`` and the
-    log to ``<out stem>.log.csv`` (unless ``log_csv``): write ``out`` to a scratch folder and copy it.
+    Defaults are the shipped recipe (``weights/quality-classic.json``): ResNet-18 at 96 px, edge
+    channels, crop geometry, balanced sampling."""
+
+    depth: int = 18
+    input_size: int = 96
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    augment: str = "basic"          # basic / strong / none (see _augment)
+    geometry: bool = True           # crop size relative to the image joins the features (needs boxes)
+    image: str = "edges"            # rgb / edges (see model.to_input)
+    corrupt_fraction: float | None = None  # share of corrupted-GT draws per epoch (None: their share)
+    val_sequences: list[str] | None = None  # None: val_fraction of the sequences at random
+    val_fraction: float = 0.2
+    train_sequences: list[str] | None = None
+    samples_per_epoch: int | None = None  # None: the number of training samples
+    balance: bool = True            # oversample rare J&F values
+    select: str = "last"            # last / best (best: the validation set chooses the epoch)
+    resume: bool = True
+    fp16: bool = False              # store the final weights in half precision
+    tensorboard: bool = False
+    device: str = "auto"
+    threads: int | None = None
+    time_budget_s: float | None = None
+    val_max_samples: int | None = 2000  # cap of the per-epoch validation (a seeded subset)
+    log_csv: str | None = None      # default: <out stem>.log.csv
+
+    def check(self) -> None:
+        """QualityError (one line naming the option) on a bad value."""
+        choices = {"select": ("last", "best"), "augment": ("basic", "strong", "none"), "image": ("rgb", "edges")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise QualityError(f"--{key} must be one of {', '.join(allowed)}, not {getattr(self, key)!r}")
+        if self.depth not in (18, 34, 50):
+            raise QualityError(f"--depth must be 18, 34 or 50, not {self.depth}")
+        for key in ("input_size", "epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise QualityError(f"--{key.replace('_', '-')} must be >= 1, not {getattr(self, key)}")
+        if self.corrupt_fraction is not None and not 0 <= self.corrupt_fraction <= 1:
+            raise QualityError(f"--corrupt-fraction must be in [0, 1], not {self.corrupt_fraction}")
+
+
+@dataclass
+class _Split:
+    """Training and validation arrays of one run (validation: backend chunks only)."""
+
+    train_seqs: list[str]
+    val_seqs: list[str]
+    tr_crops: np.ndarray
+    tr_jf: np.ndarray
+    tr_real: np.ndarray
+    tr_geom: np.ndarray | None
+    va_crops: np.ndarray
+    va_jf: np.ndarray
+    va_geom: np.ndarray | None
+    tr_empty: np.ndarray
+    va_empty: np.ndarray
+    metas: list
+
+
+def _empty_jf(data_dir, sequences) -> np.ndarray:
+    """True J&F of the empty predictions stored in the chunks of ``sequences``."""
+    out = []
+    for f in chunk_files(data_dir):
+        if f.name.split("__")[0] in sequences:
+            with np.load(f) as z:
+                out.append(z["empty_jf"])
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _load_split(cfg: QATrainConfig, data_dir) -> _Split:
+    data = load_chunks(data_dir, sequences=cfg.train_sequences)
+    separate = cfg.train_sequences is not None and cfg.val_sequences is not None
+    val_data = load_chunks(data_dir, sequences=cfg.val_sequences) if separate else None
+    if cfg.geometry and (data["geometry"] is None or (val_data is not None and val_data["geometry"] is None)):
+        raise QualityError(f"{data_dir}: chunks without boxes (written by an older qa-samples): "
+                           f"regenerate them or train with --no-geometry")
+    train_seqs, val_seqs = _split(data, cfg.val_sequences, cfg.val_fraction, cfg.seed)
+    in_train = np.isin(np.asarray(data["sequences"])[data["seq"]], train_seqs)
+    if val_data is None:  # validation from the same chunks, backend predictions only
+        val_data, val_sel = data, np.isin(np.asarray(data["sequences"])[data["seq"]], val_seqs) & from_backend(data)
+    else:
+        val_sel = from_backend(val_data)
+    geom = (lambda d, sel: d["geometry"][sel]) if cfg.geometry else (lambda d, sel: None)
+    return _Split(train_seqs, val_seqs, data["crops"][in_train], data["jf"][in_train],
+                  from_backend(data)[in_train], geom(data, in_train), val_data["crops"][val_sel],
+                  val_data["jf"][val_sel], geom(val_data, val_sel), _empty_jf(data_dir, train_seqs),
+                  _empty_jf(data_dir, val_seqs), data["metas"])
+
+
+def _draw_weights(cfg: QATrainConfig, sp: _Split) -> np.ndarray:
+    """Per-sample draw probabilities: balanced by J&F decile; corrupted GT gets corrupt_fraction."""
+    weights = _weights(sp.tr_jf, cfg.balance)
+    frac, real = cfg.corrupt_fraction, sp.tr_real
+    if frac is not None and real.any() and (~real).any():
+        weights = np.where(real, weights / weights[real].sum() * (1 - frac), weights / weights[~real].sum() * frac)
+    return weights
+
+
+def _epoch_order(cfg: QATrainConfig, epoch: int, n: int, weights: np.ndarray, n_per_epoch: int) -> np.ndarray:
+    rng = np.random.default_rng([cfg.seed, epoch])
+    if cfg.balance or cfg.corrupt_fraction is not None:
+        return rng.choice(n, size=n_per_epoch, replace=True, p=weights)
+    return rng.permutation(n)[:n_per_epoch]
+
+
+class _Log:
+    """Per-epoch rows to ``log_csv`` (and TensorBoard when asked and installed)."""
+
+    def __init__(self, path: Path, tensorboard: bool, tb_dir: Path):
+        self.path, self.writer = path, None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(tb_dir))
+            except ImportError:
+                self.writer = None
+
+    def row(self, row: dict) -> None:
+        new_file = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(row))
+            if new_file:
+                w.writeheader()
+            w.writerow(row)
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "epoch":
+                    self.writer.add_scalar(k, v, row["epoch"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _QATrainer:
+    """The training loop of :func:`train_quality` (network, optimiser, schedule, resumable state)."""
+
+    def __init__(self, cfg: QATrainConfig, sp: _Split, qa: QAConfig, out: Path):
+        import torch
+
+        self.cfg, self.sp, self.qa = cfg, sp, qa
+        self.dev = pick_device(cfg.device)
+        self.state_path = out.with_name(out.name + ".state.pt")
+        torch.manual_seed(cfg.seed)
+        self.net = build_net(cfg.depth, qa.geometry).to(self.dev)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.n_per_epoch = int(cfg.samples_per_epoch or len(sp.tr_jf))
+        self.steps = max(1, math.ceil(self.n_per_epoch / cfg.batch_size))
+        total = cfg.epochs * self.steps
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self.best = {"epoch": -1, "pcc": -np.inf, "state": None}
+        self.weights = _draw_weights(cfg, sp)
+        idx = np.arange(len(sp.va_jf))
+        if cfg.val_max_samples and len(idx) > cfg.val_max_samples:
+            idx = np.sort(np.random.default_rng(cfg.seed + 1).choice(idx, cfg.val_max_samples, replace=False))
+        self.val_idx = idx
+
+    def resume(self) -> bool:
+        import torch
+
+        if not self.state_path.exists():
+            return False
+        st = torch.load(self.state_path, map_location="cpu", weights_only=False)
+        if st["config"] != asdict(self.qa) or st.get("train_sequences") != self.sp.train_seqs:
+            raise QualityError(f"{self.state_path}: training state of another configuration or split; "
+                               f"delete it or pass --no-resume")
+        self.net.load_state_dict(st["net"])
+        self.opt.load_state_dict(st["opt"])
+        self.sched.load_state_dict(st["sched"])
+        self.start_epoch, self.history = st["epoch"], st["history"]
+        self.best = st.get("best", self.best)
+        return True
+
+    def epoch(self, epoch: int, on_step) -> dict:
+        """Train one epoch; returns its log row (with validation PCC / MSE)."""
+        import torch
+
+        cfg, sp = self.cfg, self.sp
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        order = _epoch_order(cfg, epoch, len(sp.tr_jf), self.weights, self.n_per_epoch)
+        crops, jf = torch.from_numpy(sp.tr_crops), torch.from_numpy(sp.tr_jf.astype(np.float32))
+        geom = torch.from_numpy(sp.tr_geom) if cfg.geometry else None
+        self.net.train()
+        total, count = 0.0, 0
+        for s in range(self.steps):
+            idx = torch.from_numpy(order[s * cfg.batch_size:(s + 1) * cfg.batch_size])
+            if len(idx) == 0:
+                continue
+            x = to_input(crops[idx], self.qa, self.dev)
+            if cfg.augment != "none":
+                x = _augment(x, gen, cfg.augment, cfg.image)
+            g = geom[idx].to(self.dev) if geom is not None else None
+            loss = torch.nn.functional.mse_loss(torch.sigmoid(forward(self.net, x, g)).squeeze(1),
+                                                jf[idx].to(self.dev))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            on_step(f"epoch {epoch + 1}/{cfg.epochs} loss {total / count:.4f}")
+        row = {"epoch": epoch + 1, "train_mse": total / max(count, 1), "lr": self.sched.get_last_lr()[0],
+               "seconds": round(time.perf_counter() - t0, 1)}
+        if len(self.val_idx):
+            g = sp.va_geom[self.val_idx] if cfg.geometry else None
+            m = metrics(predict(self.net, sp.va_crops[self.val_idx], self.qa, self.dev, g, 128), sp.va_jf[self.val_idx])
+            row.update(val_pcc=m["pcc"], val_mse=m["mse"], val_n=m["n"])
+        self.history.append(row)
+        self._keep_best(row)
+        return row
+
+    def _keep_best(self, row: dict) -> None:
+        vp = row.get("val_pcc", float("nan"))
+        if self.best["state"] is None or (np.isfinite(vp) and vp > self.best["pcc"]):
+            self.best = {"epoch": row["epoch"], "pcc": vp if np.isfinite(vp) else -np.inf,
+                         "state": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}}
+
+    def save_state(self, epoch: int) -> None:
+        import torch
+
+        st = {"config": asdict(self.qa), "train_sequences": self.sp.train_seqs, "net": self.net.state_dict(),
+              "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "epoch": epoch,
+              "history": self.history, "best": self.best}
+        with atomic_open(self.state_path, "wb") as fh:
+            torch.save(st, fh)
+
+    def select(self) -> int:
+        """Load the selected epoch's weights (``select``); returns its number."""
+        if self.cfg.select == "best" and self.best["state"] is not None:
+            self.net.load_state_dict(self.best["state"])
+            return self.best["epoch"]
+        return self.history[-1]["epoch"] if self.history else 0
+
+    def final_metrics(self) -> dict:
+        sp = self.sp
+        if not len(sp.va_jf):
+            return {}
+        pv = predict(self.net, sp.va_crops, self.qa, self.dev, sp.va_geom, 128)
+        return {"objects_with_pixels": metrics(pv, sp.va_jf),
+                "all": metrics(*_with_empty(pv, sp.va_jf, sp.va_empty, self.qa.empty_quality)),
+                "n_empty": int(len(sp.va_empty))}
+
+
+def _meta(cfg: QATrainConfig, sp: _Split, data_dir, trainer: _QATrainer, chosen: int, final: dict,
+          wall: float, command: str | None) -> dict:
+    import torch
+
+    hyper = {k: v for k, v in asdict(cfg).items() if k not in ("val_sequences", "train_sequences", "log_csv")}
+    hyper.update(n_train_corrupt=int((~sp.tr_real).sum()), samples_per_epoch=trainer.n_per_epoch,
+                 device=str(trainer.dev), threads=torch.get_num_threads())
+    return {"trained_on": {"data_dir": str(Path(data_dir).resolve()), "train_sequences": sp.train_seqs,
+                           "val_sequences": sp.val_seqs, "n_train": int(len(sp.tr_jf)), "n_val": int(len(sp.va_jf)),
+                           "n_train_empty": int(len(sp.tr_empty)),
+                           "backends": sorted({m["backend"] for m in sp.metas}),
+                           "policies": sorted({m["policy"] for m in sp.metas}),
+                           "train_jf_mean": float(sp.tr_jf.mean()), "train_jf_std": float(sp.tr_jf.std())},
+            "hyper": hyper, "history": trainer.history, "selected_epoch": chosen, "val_metrics": final,
+            "wall_s": round(wall, 1), "command": command,
+            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
+
+
+def train_quality(data_dir, out_checkpoint, cfg: QATrainConfig | None = None, progress: bool = True,
+                  command: str | None = None) -> dict:
+    """Train the QA network on the chunks of ``data_dir`` into ``out_checkpoint``; returns the
+    checkpoint's ``meta`` (metrics, epochs, sequences...).
+
+    The resumable training state goes to ``<out>.state.pt`` and the per-epoch log to ``<out stem>.log.csv``
+    (write ``out`` to a scratch folder and copy it). Objects with no predicted pixel get the constant
+    ``empty_quality`` = mean true J&F of the training chunks' empty predictions.
     """
     import torch
 
-    if select not in ("last", "best"):
-        raise ValueError("select must be 'last' or 'best'")
-    if augment not in ("basic", "strong", "none"):
-        raise ValueError("augment must be 'basic', 'strong' or 'none'")
-    if threads:
-        torch.set_num_threads(int(threads))
+    cfg = cfg or QATrainConfig()
+    cfg.check()
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
     t_start = time.perf_counter()
     out = Path(out_checkpoint)
-    state_path = out.with_name(out.name + ".state.pt")
-    log_csv = Path(log_csv) if log_csv else out.with_name(out.stem + ".log.csv")
-    dev = pick_device(device)
-
-    data = load_chunks(data_dir, sequences=train_sequences)
-    if train_sequences is not None and val_sequences is not None:
-        data_val_extra = load_chunks(data_dir, sequences=val_sequences)
-    else:
-        data_val_extra = None
-    if geometry and (data["geometry"] is None or (data_val_extra is not None and data_val_extra["geometry"] is None)):
-        raise QualityError(f"{data_dir}: chunks without boxes (written by an older qa-samples): "
-                           f"regenerate them or train with --no-geometry")
-    train_seqs, val_seqs = _split(data, val_sequences, val_fraction, seed)
-    seq_names = np.asarray(data["sequences"])
-    in_train = np.isin(seq_names[data["seq"]], train_seqs)
-    tr_crops, tr_jf = data["crops"][in_train], data["jf"][in_train]
-    tr_real = from_backend(data)[in_train]
-    tr_geom = data["geometry"][in_train] if geometry else None
-    if data_val_extra is not None:
-        real = from_backend(data_val_extra)
-        va_crops, va_jf = data_val_extra["crops"][real], data_val_extra["jf"][real]
-        va_geom = data_val_extra["geometry"][real] if geometry else None
-        va_empty = data_val_extra["empty_jf"]
-    else:
-        in_val = np.isin(seq_names[data["seq"]], val_seqs) & from_backend(data)
-        va_crops, va_jf = data["crops"][in_val], data["jf"][in_val]
-        va_geom = data["geometry"][in_val] if geometry else None
-        va_empty = None  # empties are stored per chunk: collected below
-    # empty predictions: constant quality = mean true J&F of the empty predictions of the training chunks
-    tr_empty, va_empty_l = [], []
-    for f in chunk_files(data_dir):
-        seq = f.name.split("__")[0]
-        if seq in train_seqs or seq in val_seqs:
-            with np.load(f) as z:
-                (tr_empty if seq in train_seqs else va_empty_l).append(z["empty_jf"])
-    tr_empty = np.concatenate(tr_empty) if tr_empty else np.zeros(0, np.float32)
-    if data_val_extra is None:
-        va_empty = np.concatenate(va_empty_l) if va_empty_l else np.zeros(0, np.float32)
-    empty_q = float(tr_empty.mean()) if len(tr_empty) else 0.0
-
-    crop_size = int(tr_crops.shape[1])
-    cfg = QAConfig(depth=depth, input_size=input_size, crop_size=crop_size, empty_quality=empty_q,
-                   geometry=bool(geometry), image=image)
-    torch.manual_seed(seed)
-    net = build_net(depth, cfg.geometry).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-    n_per_epoch = int(samples_per_epoch or len(tr_jf))
-    steps_per_epoch = max(1, math.ceil(n_per_epoch / batch_size))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / (epochs * steps_per_epoch)))))
-    history: list[dict] = []
-    start_epoch = 0
-    best = {"epoch": -1, "pcc": -np.inf, "state": None}
-    if resume and state_path.exists():
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st["config"] != asdict(cfg) or st.get("train_sequences") != train_seqs:
-            raise QualityError(f"{state_path}: training state of another configuration or split; "
-                             f"delete it or pass --no-resume")
-        net.load_state_dict(st["net"])
-        opt.load_state_dict(st["opt"])
-        sched.load_state_dict(st["sched"])
-        start_epoch, history = st["epoch"], st["history"]
-        best = st.get("best", best)
-    elif log_csv.exists():
+    sp = _load_split(cfg, data_dir)
+    empty_q = float(sp.tr_empty.mean()) if len(sp.tr_empty) else 0.0
+    qa = QAConfig(depth=cfg.depth, input_size=cfg.input_size, crop_size=int(sp.tr_crops.shape[1]),
+                  empty_quality=empty_q, geometry=bool(cfg.geometry), image=cfg.image)
+    trainer = _QATrainer(cfg, sp, qa, out)
+    log_csv = Path(cfg.log_csv) if cfg.log_csv else out.with_name(out.stem + ".log.csv")
+    if not (cfg.resume and trainer.resume()) and log_csv.exists():
         log_csv.unlink()
-
-    writer = None
-    if tensorboard:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(out.with_name(out.stem + ".tb")))
-        except ImportError:
-            writer = None
-
-    weights = _weights(tr_jf, balance)
-    if corrupt_fraction is not None and tr_real.any() and (~tr_real).any():
-        # each source keeps its own (balanced) distribution; corrupted GT gets corrupt_fraction of the draws
-        weights = np.where(tr_real, weights / weights[tr_real].sum() * (1 - corrupt_fraction),
-                           weights / weights[~tr_real].sum() * corrupt_fraction)
-    val_rng = np.random.default_rng(seed + 1)
-    val_idx = np.arange(len(va_jf))
-    if val_max_samples and len(val_idx) > val_max_samples:
-        val_idx = np.sort(val_rng.choice(val_idx, val_max_samples, replace=False))
-    tr_crops_t = torch.from_numpy(tr_crops)
-    tr_jf_t = torch.from_numpy(tr_jf.astype(np.float32))
-    tr_geom_t = torch.from_numpy(tr_geom) if geometry else None
-
+    log = _Log(log_csv, cfg.tensorboard, out.with_name(out.stem + ".tb"))
     bar = None
     if progress:
         from ..progress import make_bar
 
         bar = make_bar("train-quality")
         bar.start()
-        task = bar.add_task("", total=(epochs - start_epoch) * steps_per_epoch)
+        task = bar.add_task("", total=(cfg.epochs - trainer.start_epoch) * trainer.steps)
+    on_step = (lambda d: bar.update(task, advance=1, description=d)) if bar is not None else (lambda d: None)
     try:
-        for epoch in range(start_epoch, epochs):
-            if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s and epoch > start_epoch:
+        for epoch in range(trainer.start_epoch, cfg.epochs):
+            if cfg.time_budget_s is not None and time.perf_counter() - t_start > cfg.time_budget_s \
+                    and epoch > trainer.start_epoch:
                 break
-            t0 = time.perf_counter()
-            gen = torch.Generator().manual_seed(seed * 1000 + epoch)
-            rng = np.random.default_rng([seed, epoch])
-            if balance or corrupt_fraction is not None:
-                order = rng.choice(len(tr_jf), size=n_per_epoch, replace=True, p=weights)
-            else:
-                order = rng.permutation(len(tr_jf))[:n_per_epoch]
-            net.train()
-            total, count = 0.0, 0
-            for s in range(steps_per_epoch):
-                idx = torch.from_numpy(order[s * batch_size:(s + 1) * batch_size])
-                if len(idx) == 0:
-                    continue
-                x = to_input(tr_crops_t[idx], cfg, dev)
-                if augment != "none":
-                    x = _augment(x, gen, augment, image)
-                y = tr_jf_t[idx].to(dev)
-                g = tr_geom_t[idx].to(dev) if geometry else None
-                loss = torch.nn.functional.mse_loss(torch.sigmoid(forward(net, x, g)).squeeze(1), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-                if bar is not None:
-                    bar.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {total / count:.4f}")
-            row = {"epoch": epoch + 1, "train_mse": total / max(count, 1), "lr": sched.get_last_lr()[0],
-                   "seconds": round(time.perf_counter() - t0, 1)}
-            if len(val_idx):
-                pv = predict(net, va_crops[val_idx], cfg, dev, va_geom[val_idx] if geometry else None, 128)
-                m = metrics(pv, va_jf[val_idx])
-                row.update(val_pcc=m["pcc"], val_mse=m["mse"], val_n=m["n"])
-            history.append(row)
-            new_file = not log_csv.exists()
-            log_csv.parent.mkdir(parents=True, exist_ok=True)
-            with log_csv.open("a", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=list(row))
-                if new_file:
-                    w.writeheader()
-                w.writerow(row)
-            if writer is not None:
-                for k, v in row.items():
-                    if k != "epoch":
-                        writer.add_scalar(k, v, epoch + 1)
+            row = trainer.epoch(epoch, on_step)
+            log.row(row)
             if bar is not None:
                 bar.console.print(f"epoch {epoch + 1}: " + ", ".join(
                     f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-            vp = row.get("val_pcc", float("nan"))
-            if best["state"] is None or (np.isfinite(vp) and vp > best["pcc"]):
-                best = {"epoch": epoch + 1, "pcc": vp if np.isfinite(vp) else -np.inf,
-                        "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
-            st = {"config": asdict(cfg), "train_sequences": train_seqs, "net": net.state_dict(),
-                  "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1,
-                  "history": history, "best": best}
-            tmp = state_path.with_name(state_path.name + ".tmp")
-            torch.save(st, tmp)
-            tmp.replace(state_path)
+            trainer.save_state(epoch + 1)
     finally:
         if bar is not None:
             bar.stop()
-        if writer is not None:
-            writer.close()
-
-    if select == "best" and best["state"] is not None:
-        net.load_state_dict(best["state"])
-        chosen = best["epoch"]
-    else:
-        chosen = history[-1]["epoch"] if history else 0
-    final = {}
-    if len(va_jf):
-        pv = predict(net, va_crops, cfg, dev, va_geom, 128)
-        final = {"objects_with_pixels": metrics(pv, va_jf),
-                 "all": metrics(*_with_empty(pv, va_jf, va_empty, empty_q)),
-                 "n_empty": int(len(va_empty))}
-    meta = {"trained_on": {"data_dir": str(Path(data_dir).resolve()), "train_sequences": train_seqs,
-                           "val_sequences": val_seqs, "n_train": int(len(tr_jf)), "n_val": int(len(va_jf)),
-                           "n_train_empty": int(len(tr_empty)),
-                           "backends": sorted({m["backend"] for m in data["metas"]}),
-                           "policies": sorted({m["policy"] for m in data["metas"]}),
-                           "train_jf_mean": float(tr_jf.mean()), "train_jf_std": float(tr_jf.std())},
-            "hyper": {"depth": depth, "input_size": input_size, "epochs": epochs, "batch_size": batch_size,
-                      "lr": lr, "weight_decay": weight_decay, "seed": seed, "balance": balance, "augment": augment,
-                      "geometry": bool(geometry), "image": image, "corrupt_fraction": corrupt_fraction,
-                      "n_train_corrupt": int((~tr_real).sum()),
-                      "samples_per_epoch": n_per_epoch, "select": select, "device": str(dev),
-                      "threads": torch.get_num_threads()},
-            "history": history, "selected_epoch": chosen, "val_metrics": final,
-            "wall_s": round(time.perf_counter() - t_start, 1), "command": command,
-            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
-    model = QualityModel(cfg, net, meta=meta, device=str(dev))
-    model.save(out, fp16=fp16)
+        log.close()
+    chosen = trainer.select()
+    meta = _meta(cfg, sp, data_dir, trainer, chosen, trainer.final_metrics(), time.perf_counter() - t_start,
+                 command)
+    QualityModel(qa, trainer.net, meta=meta, device=str(trainer.dev)).save(out, fp16=cfg.fp16)
     return meta
 
 

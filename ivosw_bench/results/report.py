@@ -116,6 +116,8 @@ def load_run(path: str | Path) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportError(f"{file}: broken JSON: {_one_line(exc)}") from None
+    except RecursionError:
+        raise ReportError(f"{file}: broken JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ReportError(f"{file}: expected a JSON object, got {type(data).__name__}")
 

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from ..files import atomic_open, atomic_write
+
 CHOICES_NAME = "choices.csv"
 COLUMNS = ["participant", "sequence", "scribble_idx", "round", "frame", "seconds", "paused_seconds",
            "clock_start", "ui", "state", "recorded_at"]
@@ -207,10 +209,10 @@ def write_choice_time_table(run_dirs: Iterable[str | Path], out_dir: str | Path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "choice_times.csv", "md": out / "choice_times.md"}
-    with paths["csv"].open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(paths["csv"], "w") as fh:
         w = csv.DictWriter(fh, fieldnames=TABLE_COLUMNS, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in TABLE_COLUMNS})
-    paths["md"].write_text(table_markdown(rows), encoding="utf-8")
+    atomic_write(paths["md"], table_markdown(rows))
     return paths

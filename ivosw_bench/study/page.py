@@ -76,11 +76,12 @@ main { display:flex; flex-direction:column; height:calc(100% - 52px); padding:10
 .help { color:var(--dim); margin:6px 0 0; font-size:13px; }
 kbd { background:#2b2e36; border:1px solid #444; border-radius:4px; padding:0 5px; font-size:12px; color:var(--fg); }
 .mark { color:var(--acc); }
-#strip { flex:1 1 auto; overflow-y:auto; display:grid; gap:8px; align-content:start;
-  grid-template-columns:repeat(auto-fill, minmax(150px, 1fr)); padding:4px; }
+#strip { flex:1 1 0; min-height:120px; overflow-y:auto; display:grid; gap:8px; align-content:start;
+  grid-template-columns:repeat(auto-fill, minmax(150px, 1fr)); grid-auto-rows:max-content; padding:4px; }
+/* rows take the thumbnails' full height (the strip scrolls); never squeezed into strips */
 .thumb { position:relative; padding:0; background:#000; border:3px solid transparent; border-radius:6px;
   cursor:pointer; overflow:hidden; }
-.thumb img { display:block; width:100%; height:auto; }
+.thumb img { display:block; width:100%; height:auto; aspect-ratio:attr(width) / attr(height); }
 .thumb.sel { border-color:var(--acc); box-shadow:0 0 0 2px rgba(255,210,63,.35); }
 .thumb:focus { outline:none; }
 .badge { position:absolute; top:3px; left:3px; background:rgba(0,0,0,.75); color:#fff; border-radius:4px;

@@ -6,6 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..files import atomic_open
 from .render import contact_sheet
 from ..errors import StudyAborted
 from .ui import Choice, ChoiceRequest, StudyUI
@@ -53,9 +54,8 @@ class TerminalUI(StudyUI):
                  f"#{req.scribble_idx} | choice {req.choice_no}/{req.n_choices} (round {req.t}/{req.rounds})")
         sheet = contact_sheet(req.frames, req.labels, history=req.history, quality=req.quality,
                               thumb_w=self.thumb_width, title=title)
-        tmp = self.sheet_path.with_name(self.sheet_path.name + ".tmp.png")
-        sheet.save(tmp)
-        tmp.replace(self.sheet_path)
+        with atomic_open(self.sheet_path, "wb") as fh:
+            sheet.save(fh, format="PNG")
         last = req.n_frames - 1
         self._say(f"\n{title}\ncontact sheet: {self.sheet_path}\n"
                   f"annotated so far: {', '.join(map(str, req.annotated))}")

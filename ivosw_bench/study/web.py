@@ -145,7 +145,7 @@ class WebUI(StudyUI):
             self.message = ""
             self._cond.notify_all()
             while rnd.choice is None:
-                if self.closed:
+                if self.closed or self.status == "stopped":
                     raise StudyAborted("the study server was stopped while a choice was awaited; run the "
                                        "study again with --resume to continue where it stopped")
                 self._cond.wait(0.25)  # wakes up regularly so that Ctrl-C reaches the main thread
@@ -166,6 +166,7 @@ class WebUI(StudyUI):
             self._cond.notify_all()
 
     def stop(self, message: str) -> None:
+        """Show ``message`` as the end of the study; a choice being awaited raises StudyAborted."""
         with self._cond:
             self.status, self.message, self.round = "stopped", message, None
             self._cond.notify_all()
@@ -354,6 +355,8 @@ def _handler(ui: WebUI):
                     body = json.loads(self.rfile.read(length))
                 except (ValueError, UnicodeDecodeError):
                     raise HTTPError(400, "the request body is not valid JSON") from None
+                except RecursionError:  # deeply nested arrays/objects
+                    raise HTTPError(400, "the request body is nested too deeply") from None
                 if not isinstance(body, dict):
                     raise HTTPError(400, "the request body must be a JSON object")
                 self._json(200, ui.post(self.path.split("?", 1)[0], body))
