@@ -53,14 +53,7 @@ REWARDS = ("eq3", "eq2")
 REWARD_TERMS = ("both", "goal", "aux")
 
 
-def _run_error():
-    from ..session import RunError
-
-    return RunError
-
-
-class AgentConfigError(_run_error()):
-    """A bad training option or out_dir (one line; the CLI prints it without a traceback)."""
+from ..errors import AgentConfigError  # noqa: E402,F401 (re-exported)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import page
+from .page import CSS, HTML, JS
 from .render import overlay_jpeg
 from ..errors import StudyAborted, StudyError
 from .ui import Choice, ChoiceRequest, StudyUI
@@ -263,10 +263,10 @@ class WebUI(StudyUI):
         raise HTTPError(404, f"no such endpoint: POST {path}")
 
 
-_STATIC = {"/": ("text/html; charset=utf-8", page.HTML),
-           "/index.html": ("text/html; charset=utf-8", page.HTML),
-           "/static/study.css": ("text/css; charset=utf-8", page.CSS),
-           "/static/study.js": ("text/javascript; charset=utf-8", page.JS)}
+_STATIC = {"/": ("text/html; charset=utf-8", HTML),
+           "/index.html": ("text/html; charset=utf-8", HTML),
+           "/static/study.css": ("text/css; charset=utf-8", CSS),
+           "/static/study.js": ("text/javascript; charset=utf-8", JS)}
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
