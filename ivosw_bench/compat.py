@@ -16,6 +16,10 @@ shim fixes one measured break (see README, "davisinteractive on a modern stack")
    columns first.
 5. scikit-image >= 0.19 breaks ``medial_axis`` ties at random, so the robot's scribbles move between
    identical runs. The robot's ``medial_axis`` gets a fixed random state (``ROBOT_SEED``).
+
+Then :func:`ivosw_bench.evaluation.install` replaces the evaluation path's slow functions (J and F,
+ground-truth loading, the robot's whole-video conversion and full-frame skeleton) by exact fast
+equivalents; see that module.
 """
 from __future__ import annotations
 
@@ -85,8 +89,14 @@ def _patch_robot() -> None:
     params = inspect.signature(medial_axis).parameters
     key = "rng" if "rng" in params else ("random_state" if "random_state" in params else None)
 
+    from . import evaluation
+
+    fast = key == "rng" and evaluation.fast_medial_axis_available()
+
     @functools.wraps(medial_axis)
     def seeded_medial_axis(image, *args, **kwargs):
+        if fast and not args and not kwargs:  # the robot's call: the same algorithm, tables built once
+            return evaluation.medial_axis(image, rng=ROBOT_SEED)
         if key is not None and key not in kwargs:
             kwargs[key] = ROBOT_SEED
         return medial_axis(image, *args, **kwargs)
@@ -104,4 +114,7 @@ def apply() -> None:
     _patch_networkx()
     _patch_summarize_report()
     _patch_robot()
+    from . import evaluation
+
+    evaluation.install()
     _APPLIED = True

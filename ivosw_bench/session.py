@@ -27,7 +27,7 @@ from typing import Callable, Union
 import numpy as np
 import pandas as pd
 
-from . import compat, protocol
+from . import compat, evaluation, protocol
 from .data.davis_layout import Dataset, open_dataset, registered
 from .errors import BackendError, RunError
 from .episode import Lookahead
@@ -258,7 +258,8 @@ class RoundLoop:
         t2 = time.perf_counter()
         choice = self._recommend(sample, pred, q, t)
         t3 = time.perf_counter()
-        sess.submit_masks(pred.labels.astype(np.int64), next_scribble_frame_candidates=[choice])
+        with evaluation.submission(pred.labels, *(self.estimator.true_jf(pred) or (None, None))):
+            sess.submit_masks(pred.labels, next_scribble_frame_candidates=[choice])
         t4 = time.perf_counter()
         sample.pending = choice
         rows = _report_rows(sess, info.sequence, info.scribble_idx, t)

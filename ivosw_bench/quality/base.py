@@ -25,4 +25,10 @@ class QualityEstimator:
         self.sequence, self.n_objects = sequence, n_objects
 
     def estimate(self, frames: np.ndarray, prediction) -> np.ndarray:  # pragma: no cover
+        """Per-frame quality in [0, 1], [T]."""
         raise NotImplementedError
+
+    def true_jf(self, prediction) -> tuple[np.ndarray, np.ndarray] | None:
+        """The exact (J, F) [T, K] of ``prediction`` when this estimator computed them (the oracle),
+        so that the evaluation does not compute them again; None otherwise."""
+        return None

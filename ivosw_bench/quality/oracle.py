@@ -17,10 +17,16 @@ class OracleQuality(QualityEstimator):
         if gt is None:
             raise QualityError(f"oracle quality needs the ground truth of '{sequence}'")
         self.gt = gt
+        self._last = None  # (labels, J, F) of the last estimate
 
     def estimate(self, frames, prediction) -> np.ndarray:
         j, f = per_frame_jf(self.gt, prediction.labels, self.n_objects)
+        self._last = (prediction.labels, j, f)
         return frame_quality(j, f)
+
+    def true_jf(self, prediction):
+        last = self._last
+        return last[1:] if last is not None and last[0] is prediction.labels else None
 
 
 def make_estimator(setting: str, weights: str | None = None) -> QualityEstimator:
