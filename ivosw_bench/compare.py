@@ -31,7 +31,7 @@ def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir
             from .session import RunError
 
             raise RunError("compare runs strategies unattended; run humans with 'ivosw-bench study' "
-                           "and put them beside strategies with 'ivosw-bench report'")
+                           "and put them beside strategies with 'ivosw-bench leaderboard'")
         strategy_class(name)
     paths = []
     for name, seed in pairs:

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 
+class LeaderboardError(ValueError):
+    """Runs cannot be put on one leaderboard or timeline (unfinished, different samples, mixed T,
+    unknown reference); the message is one line naming the runs or the option."""
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     from backends.base import BackendError
     from .data.check import DatasetError
@@ -11,4 +16,5 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .results.store import StoreError
     from .session import RunError
 
-    return (BackendError, DatasetError, QualityError, RegistryError, ReportError, StoreError, RunError)
+    return (BackendError, DatasetError, LeaderboardError, QualityError, RegistryError, ReportError,
+            StoreError, RunError)
