@@ -232,14 +232,15 @@ def tex_escape(s: str) -> str:
 
 
 def _tex_pm(est: Estimate | None, nd: int, scale: float = 1.0, sign: bool = False, bold: bool = False) -> str:
+    """``$mean \\pm half$`` in math mode (a true minus sign), the mean in bold when ``bold``."""
     if est is None or est.mean is None:
         return "--"
     num = fmt_num(est.mean, nd, scale, sign)
-    num = rf"\textbf{{{num}}}" if bold else num
+    num = rf"\mathbf{{{num}}}" if bold else num
     if est.low is None or est.high is None:
-        return num
+        return f"${num}$"
     half = (est.high - est.low) / 2 * scale
-    return rf"{num} $\pm$ {half:.{nd}f}"
+    return rf"${num} \pm {half:.{nd}f}$"
 
 
 def _best(entries: list[Entry], value: Callable[[Entry], float | None]) -> float | None:
@@ -251,7 +252,9 @@ def _tex_rows(group: BoardGroup) -> list[str]:
     ranked = group.ranked
     metric_cols = [("round_auc", 2, 1.0), ("time_auc", 1, 100.0), ("jf_at_60s", 1, 100.0), ("final_jf", 1, 100.0)]
     best = {m: _best(ranked, lambda e, m=m: e.metrics[m].mean) for m, _, _ in metric_cols}
+    # the reference's own difference is 0: a difference is bold only when it beats the reference
     best_diff = _best([e for e in ranked if e.paired], lambda e: e.paired.mean_diff)
+    best_diff = best_diff if best_diff is not None and best_diff > 0 else None
     show_head = any(e.headroom is not None for e in group.entries)
     best_head = _best(ranked, lambda e: e.headroom)
     lines = []
@@ -284,7 +287,8 @@ def _tex_rows(group: BoardGroup) -> list[str]:
 def latex(board: Leaderboard) -> str:
     """One booktabs ``table`` per group; best (ranked) value of each column in bold; ``±`` is the
     half-width of the 95% bootstrap CI. Needs ``\\usepackage{booktabs}``."""
-    out = [f"% ivosw-bench leaderboard; needs \\usepackage{{booktabs}}. {tex_escape(stats_sentence(board))}"]
+    note = tex_escape(stats_sentence(board)).replace("Δ", "Delta")
+    out = [f"% ivosw-bench leaderboard; needs \\usepackage{{booktabs}}. {note}"]
     for g in board.groups:
         show_head = any(e.headroom is not None for e in g.entries)
         ref = tex_escape(g.reference.label) if g.reference else "ref"

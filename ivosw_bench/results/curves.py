@@ -44,16 +44,23 @@ def write_curves(board: Leaderboard, out_dir: Path, title: str | None = None) ->
     from matplotlib.figure import Figure
 
     n = len(board.groups)
-    with matplotlib.rc_context({"svg.hashsalt": "ivosw-bench", "font.size": 10}):
+    with matplotlib.rc_context({"font.size": 10}):
         fig = Figure(figsize=(8.0, 5.0 * n), dpi=150, layout="constrained")
         axes = fig.subplots(n, 1, squeeze=False)[:, 0]
         for ax, group in zip(axes, board.groups):
             _panel(ax, group, board.level)
         if title:
             fig.suptitle(title)
-        png, svg = Path(out_dir) / "curve.png", Path(out_dir) / "curve.svg"
+    return save_figure(fig, Path(out_dir) / "curve.png", Path(out_dir) / "curve.svg", dpi=150)
+
+
+def save_figure(fig, png: Path, svg: Path, dpi: int) -> tuple[Path, Path]:
+    """``fig`` as PNG and SVG, atomically and reproducibly (fixed SVG ids, no dates)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "ivosw-bench"}):
         with atomic_open(png, "wb") as fh:
-            fig.savefig(fh, dpi=150, format="png", metadata={"Software": None})
+            fig.savefig(fh, dpi=dpi, format="png", metadata={"Software": None})
         with atomic_open(svg, "wb") as fh:
             fig.savefig(fh, format="svg", metadata={"Date": None})
     return png, svg

@@ -36,6 +36,8 @@ __all__ = ["LeaderboardError", "Estimate", "Entry", "BoardGroup", "Leaderboard",
 NON_LEARNED = ("random", "linspace", "worst-oracle", "worst-predicted")
 CEILING = "greedy-oracle"
 LEARNED = ("agent",)
+#: below this many samples a group carries a note that its bootstrap CIs are optimistic
+SMALL_N = 10
 #: summary metrics shown per strategy (round_auc in %, the others fractions)
 METRICS = ("round_auc", "time_auc", "jf_at_60s", "final_jf")
 #: config.json keys that are not part of what a run *is* (where and when it was made)
@@ -367,6 +369,9 @@ def _build_group(runs: list[dict], reference: str | None, intersect: bool, n_boo
         _fill(e, keys, r0["rounds"], bool(dropped), n_boot, seed, level)
     group = BoardGroup(dataset=r0["dataset"], backend=r0["backend"], setting=r0["setting"],
                        rounds=r0["rounds"], samples=keys, entries=_rank(entries), dropped=dropped)
+    if len(keys) < SMALL_N:
+        group.notes.append(f"only {len(keys)} samples: percentile bootstrap CIs are too narrow with so few "
+                           f"samples (they undercover); the exact permutation p-value is the safer guide")
     group.reference = _reference(group, reference)
     group.reference_why = "chosen with --reference" if reference else "best non-learned baseline"
     _pair(group, n_boot, seed, level)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .report import ReportError
+from .tables import read_table
 
 REPORT_NAME = "report.csv"
 TIME_THRESHOLD_S = 60.0
@@ -44,19 +45,11 @@ def read_time_table(run_dir: Path, rounds: int, keys: list[tuple[str, int]]) -> 
     path = Path(run_dir) / REPORT_NAME
     if not path.is_file():
         return None
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: cannot read: {' '.join(str(exc).split())}") from None
-    missing = [c for c in _COLUMNS if c not in df.columns]
-    if missing:
-        raise ReportError(f"{path}: missing column(s): {', '.join(missing)}")
-    return _table(df, rounds, keys, path)
+    return _table(read_table(path, _COLUMNS), rounds, keys, path)
 
 
 def _table(df: pd.DataFrame, rounds: int, keys: list[tuple[str, int]], path: Path) -> TimeTable:
-    df = df[list(_COLUMNS)].copy()
-    df["sequence"] = df["sequence"].astype(str)
+    df = df[list(_COLUMNS)]
     per_obj = df.groupby(["sequence", "scribble_idx", "interaction", "object_id"], sort=True)[
         ["j_and_f", "timing"]].mean()
     per_int = per_obj.groupby(level=[0, 1, 2]).agg(jf_sum=("j_and_f", "sum"), n_obj=("j_and_f", "size"),

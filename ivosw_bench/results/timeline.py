@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LeaderboardError
-from ..files import atomic_open
+from .curves import save_figure
 from .report import ReportError
+from .tables import read_table
 
 QUALITY_NAME = "quality.csv"
 REPORT_NAME = "report.csv"
@@ -69,18 +70,6 @@ def resolve_sample(runs: list[dict], sequence: str, idx: int | None) -> tuple[st
     return sequence, int(idx)
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: cannot read: {' '.join(str(exc).split())}") from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ReportError(f"{path}: missing column(s): {', '.join(missing)}")
-    df["sequence"] = df["sequence"].astype(str)
-    return df
-
-
 def _curves(df: pd.DataFrame, value: str, round_col: str, rounds: int, n_frames: int,
             path: Path, key: tuple[str, int]) -> np.ndarray:
     rows = df[(df["sequence"] == key[0]) & (df["scribble_idx"] == key[1])]
@@ -100,13 +89,13 @@ def quality_curves(run: dict, key: tuple[str, int], n_frames: int) -> tuple[np.n
     folder, T = Path(run["path"]), run["rounds"]
     q = folder / QUALITY_NAME
     if q.is_file():
-        df = _read_csv(q, ("sequence", "scribble_idx", "round", "frame", "quality"))
+        df = read_table(q, ("sequence", "scribble_idx", "round", "frame", "quality"))
         what = "ground-truth J&F" if run["setting"] == "oracle" else "predicted quality"
         return _curves(df, "quality", "round", T, n_frames, q, key), what
     r = folder / REPORT_NAME
     if not r.is_file():
         raise ReportError(f"{folder}: neither {QUALITY_NAME} nor {REPORT_NAME}: nothing to draw the curve from")
-    df = _read_csv(r, ("sequence", "scribble_idx", "interaction", "object_id", "frame", "j_and_f"))
+    df = read_table(r, ("sequence", "scribble_idx", "interaction", "object_id", "frame", "j_and_f"))
     per_obj = df.groupby(["sequence", "scribble_idx", "interaction", "frame"], as_index=False)["j_and_f"].mean()
     return _curves(per_obj, "j_and_f", "interaction", T, n_frames, r, key), "true J&F (report.csv)"
 
@@ -226,7 +215,7 @@ def draw_timeline(tracks: list[Track], notes: list[str], key: tuple[str, int], t
     n_frames = tracks[0].quality.shape[1]
     thumbs = any(img is not None for tr in tracks for img in tr.thumbs)
     ncols = 1 + (S if thumbs else 0)
-    with matplotlib.rc_context({"svg.hashsalt": "ivosw-bench", "font.size": 9}):
+    with matplotlib.rc_context({"font.size": 9}):
         fig = Figure(figsize=(6.0 + (1.8 * S if thumbs else 0), 1.45 * T + 1.3), dpi=100, layout="constrained")
         grid = fig.add_gridspec(T, ncols, width_ratios=[3.2] + [1.0] * (ncols - 1))
         for t in range(1, T + 1):
@@ -257,9 +246,5 @@ def write_timeline(runs: list[dict], sample: str, out_dir: str | Path) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"timeline-{key[0]}-{key[1]}"
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    with atomic_open(png, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=100, metadata={"Software": None})
-    with atomic_open(svg, "wb") as fh:
-        fig.savefig(fh, format="svg", metadata={"Date": None})
+    png, svg = save_figure(fig, stem.with_suffix(".png"), stem.with_suffix(".svg"), dpi=100)
     return {"png": png, "svg": svg, "notes": notes}
