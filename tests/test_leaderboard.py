@@ -18,7 +18,7 @@ from ivosw_bench.results.leaderboard import build_leaderboard
 from ivosw_bench.results.metrics import round_auc
 from ivosw_bench.results.report import load_run, load_runs
 from ivosw_bench.results.stats import bootstrap_ci, paired_comparison
-from ivosw_bench.results.time_auc import TimeTable, time_metrics
+from ivosw_bench.results.time_auc import TimeTable, interp_rows, time_metrics
 
 KEYS = [("a", 1), ("b", 1), ("c", 1), ("d", 2)]
 N_BOOT = 400
@@ -151,6 +151,16 @@ def test_time_metrics_by_hand():
     auc, jf60 = time_metrics(table, np.array([[1.0, 1.0], [2.0, 0.0]]))
     assert auc == pytest.approx([0.45, 0.25])
     assert jf60 == pytest.approx([0.7, 0.6])
+
+
+def test_interp_rows_matches_numpy():
+    rng = np.random.default_rng(5)
+    xp = np.cumsum(rng.uniform(0, 30, (200, 6)), axis=1)
+    xp[:, 0] = 0.0
+    xp[::7, -1] = xp[::7, -2]  # the timeout can equal the last cumulative time
+    fp = rng.uniform(0, 1, (200, 6))
+    for x in (0.0, 25.0, 60.0, 1e4):
+        assert interp_rows(x, xp, fp) == pytest.approx([np.interp(x, a, b) for a, b in zip(xp, fp)])
 
 
 def test_time_auc_ci_and_fallback_without_report(tmp_path):

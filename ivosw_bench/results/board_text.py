@@ -260,7 +260,7 @@ def _tex_rows(group: BoardGroup) -> list[str]:
     lines = []
     for e in group.entries:
         name = tex_escape(display_label(e))
-        cells = [rf"\textit{{{name}}}" if e.is_ceiling else name, tex_escape(fmt_seeds(e.seeds))]
+        cells = [rf"\textit{{{name}}}" if e.is_ceiling else name, tex_escape(fmt_seeds(e.seeds)).replace("-", "--")]
         cells.append(_tex_pm(e.metrics["round_auc"], 2, bold=not e.is_ceiling and e.metrics["round_auc"].mean == best["round_auc"]))
         if group.reference is e:
             cells += ["ref", "", ""]

@@ -268,8 +268,7 @@ def _time_estimates(entry: Entry, keys: list[Key], dropped: bool, n_boot: int, s
     weights = resample_weights(bootstrap_indices(len(keys), n_boot, seed), len(keys))
     ones = np.ones((1, len(keys)))
     point = np.mean([np.concatenate(time_metrics(t, ones)) for t in tables], axis=0)
-    auc_b = np.mean([time_metrics(t, weights)[0] for t in tables], axis=0)
-    jf_b = np.mean([time_metrics(t, weights)[1] for t in tables], axis=0)
+    auc_b, jf_b = np.mean([time_metrics(t, weights) for t in tables], axis=0)  # seeds averaged
     return {"time_auc": Estimate(float(point[0]), *percentile_interval(auc_b, level)),
             "jf_at_60s": Estimate(float(point[1]), *percentile_interval(jf_b, level))}
 

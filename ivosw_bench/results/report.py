@@ -15,7 +15,6 @@ J&F-like value (``time_auc``, ``jf_at_60s``, ``final_jf``, ``per_round_jf``) is 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
