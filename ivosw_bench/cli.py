@@ -110,7 +110,8 @@ def run(strategy, seed, name, quiet, **kw):
 @click.option("--strategies", default="random,linspace,worst-oracle", show_default=True,
               help="comma-separated strategy names")
 @click.option("--seeds", default="0,1,2", show_default=True, help="seeds for stochastic strategies (e.g. random)")
-@click.option("--report-dir", default=None, type=click.Path(file_okay=False), help="where the table and plot go")
+@click.option("--report-dir", default=None, type=click.Path(file_okay=False),
+              help="where the leaderboard files go (report.md/csv, leaderboard.html/tex, curve.png/svg)")
 @_run_options
 def compare(strategies, seeds, report_dir, quiet, **kw):
     """Run several strategies on the same backend and data; write one table and one plot."""

@@ -356,3 +356,17 @@ def test_real_runs_time_metrics_match_davisinteractive(tiny_davis, tmp_path):
             assert est.low <= est.mean + 1e-12 and est.mean <= est.high + 1e-12
         assert e.metrics["round_auc"].mean == pytest.approx(summary["round_auc"])
         assert e.metrics["final_jf"].mean == pytest.approx(summary["final_jf"])
+
+
+def test_single_strategy_has_no_paired_columns(tmp_path):
+    make_run(tmp_path, "linspace", LINSPACE)
+    board = board_of([tmp_path])
+    g = board.groups[0]
+    assert g.reference is None and g.notes == ["only 4 samples: percentile bootstrap CIs are too narrow with "
+                                               "so few samples (they undercover); the exact permutation "
+                                               "p-value is the safer guide"]
+    tex = latex(board)
+    assert r"\Delta" not in tex and "linspace & 0 & $" in tex
+    paths = write_board(board, tmp_path / "out")
+    md = paths["md"].read_text()
+    assert "| Round-AUC [95% CI] | Time-AUC" in md and "| Δ vs" not in md

@@ -21,6 +21,7 @@ from .board_text import (CSV_COLUMNS, csv_rows, display_label, latex, md_group_t
                          group_sentence, stats_sentence)
 from .curves import write_curves
 from .leaderboard import Leaderboard
+from .report import REPORT_FILES
 from .stats import sample_metric
 
 _GROUP_COLUMNS = ("dataset", "backend", "setting", "rounds")
@@ -45,6 +46,9 @@ def csv_text(columns: Sequence[str], rows: Iterable[dict]) -> str:
 
 def _group_fields(g) -> dict:
     return {k: getattr(g, k) for k in _GROUP_COLUMNS}
+
+
+PER_ROUND_COLUMNS = (*_GROUP_COLUMNS, "label", "round", "jf", "jf_low", "jf_high", "n_samples", "n_seeds")
 
 
 def per_round_rows(board: Leaderboard) -> list[dict]:
@@ -118,16 +122,14 @@ def write_board(board: Leaderboard, out_dir: str | Path, title: str | None = Non
     out.mkdir(parents=True, exist_ok=True)
     seq_cols, seq_rows = per_sequence_rows(board)
     texts = {
-        "md": ("report.md", markdown(board, out, title)),
-        "csv": ("report.csv", csv_text(CSV_COLUMNS, csv_rows(board))),
-        "tex": ("leaderboard.tex", latex(board)),
-        "html": ("leaderboard.html", html_page(board, out, title)),
-        "per_round": ("per_round.csv", csv_text(
-            (*_GROUP_COLUMNS, "label", "round", "jf", "jf_low", "jf_high", "n_samples", "n_seeds"),
-            per_round_rows(board))),
-        "per_sequence": ("per_sequence.csv", csv_text(seq_cols, seq_rows)),
-        "paired": ("paired.csv", csv_text(PAIRED_COLUMNS, paired_rows(board))),
+        "md": markdown(board, out, title),
+        "csv": csv_text(CSV_COLUMNS, csv_rows(board)),
+        "tex": latex(board),
+        "html": html_page(board, out, title),
+        "per_round": csv_text(PER_ROUND_COLUMNS, per_round_rows(board)),
+        "per_sequence": csv_text(seq_cols, seq_rows),
+        "paired": csv_text(PAIRED_COLUMNS, paired_rows(board)),
     }
-    paths = {kind: atomic_write(out / name, text) for kind, (name, text) in texts.items()}
+    paths = {kind: atomic_write(out / REPORT_FILES[kind], text) for kind, text in texts.items()}
     paths["png"], paths["svg"] = write_curves(board, out, title)
     return paths

@@ -85,7 +85,8 @@ def _paired_text(fn: Callable[[Entry], str]) -> Callable[[BoardGroup, Entry, str
 
 
 def columns(group: BoardGroup) -> list[Column]:
-    """The table columns of ``group`` (Headroom only where the group has a ceiling and random)."""
+    """The table columns of ``group``: the paired ones only where the group has a reference,
+    Headroom only where it has a ceiling and random."""
     ref = group.reference.label if group.reference else "ref"
     cols = [
         Column("rank", "#", lambda g, e, s: str(e.rank) if e.rank else "—",
@@ -95,6 +96,8 @@ def columns(group: BoardGroup) -> list[Column]:
         Column("round_auc", "Round-AUC [95% CI]",
                lambda g, e, s: fmt_ci(e.metrics["round_auc"], 2, sep=s),
                lambda g, e: e.metrics["round_auc"].mean),
+    ]
+    paired = [
         Column("diff", f"Δ vs {ref} [95% CI]",
                lambda g, e, s: "ref" if _is_ref(g, e) else fmt_ci(_diff(e), 2, sign=True, sep=s),
                lambda g, e: 0.0 if _is_ref(g, e) else (e.paired.mean_diff if e.paired else None)),
@@ -103,6 +106,7 @@ def columns(group: BoardGroup) -> list[Column]:
         Column("wtl", "W/T/L", _paired_text(lambda e: f"{e.paired.wins}/{e.paired.ties}/{e.paired.losses}"),
                lambda g, e: (e.paired.wins - e.paired.losses) if e.paired else None),
     ]
+    cols += paired if group.reference is not None else []
     if any(e.headroom is not None for e in group.entries):
         cols.append(Column("headroom", "Headroom %", lambda g, e, s: fmt_num(e.headroom, 0, 100.0),
                            lambda g, e: e.headroom))
@@ -262,7 +266,9 @@ def _tex_rows(group: BoardGroup) -> list[str]:
         name = tex_escape(display_label(e))
         cells = [rf"\textit{{{name}}}" if e.is_ceiling else name, tex_escape(fmt_seeds(e.seeds)).replace("-", "--")]
         cells.append(_tex_pm(e.metrics["round_auc"], 2, bold=not e.is_ceiling and e.metrics["round_auc"].mean == best["round_auc"]))
-        if group.reference is e:
+        if group.reference is None:
+            pass
+        elif group.reference is e:
             cells += ["ref", "", ""]
         elif e.paired is None:
             cells += ["--", "--", "--"]
@@ -292,13 +298,16 @@ def latex(board: Leaderboard) -> str:
     for g in board.groups:
         show_head = any(e.headroom is not None for e in g.entries)
         ref = tex_escape(g.reference.label) if g.reference else "ref"
-        heads = ["Strategy", "Seeds", "Round-AUC", rf"$\Delta$ vs.\ {ref}", "$p$", "W/T/L"]
+        heads = ["Strategy", "Seeds", "Round-AUC"]
+        heads += [rf"$\Delta$ vs.\ {ref}", "$p$", "W/T/L"] if g.reference is not None else []
         heads += ["Headroom (\\%)"] if show_head else []
         heads += ["Time-AUC (\\%)", "J\\&F@60s (\\%)", "Final J\\&F (\\%)"]
         caption = (f"{tex_escape(g.title)}; {len(g.samples)} samples. Mean $\\pm$ half-width of the "
-                   f"{board.level:.0%} bootstrap CI over samples".replace("%", "\\%") +
-                   f"; $\\Delta$: paired difference in round-AUC against {ref}; $p$: paired sign-flip "
-                   f"permutation test; best in bold.")
+                   f"{board.level:.0%} bootstrap CI over samples".replace("%", "\\%"))
+        if g.reference is not None:
+            caption += (f"; $\\Delta$: paired difference in round-AUC against {ref}; $p$: paired sign-flip "
+                        f"permutation test")
+        caption += "; best in bold."
         out += ["", r"\begin{table}[t]", r"\centering", rf"\caption{{{caption}}}",
                 rf"\label{{tab:{g.slug.replace('_', '-')}}}",
                 r"\begin{tabular}{ll" + "r" * (len(heads) - 2) + "}", r"\toprule",

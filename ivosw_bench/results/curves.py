@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..files import atomic_open
 from .leaderboard import BoardGroup, Leaderboard
+from .report import REPORT_FILES
 
 MARKERS = "osD^v<>pPX*h"
 LINESTYLES = ("-", "--", ":", "-.")
@@ -51,7 +52,8 @@ def write_curves(board: Leaderboard, out_dir: Path, title: str | None = None) ->
             _panel(ax, group, board.level)
         if title:
             fig.suptitle(title)
-    return save_figure(fig, Path(out_dir) / "curve.png", Path(out_dir) / "curve.svg", dpi=150)
+    out = Path(out_dir)
+    return save_figure(fig, out / REPORT_FILES["png"], out / REPORT_FILES["svg"], dpi=150)
 
 
 def save_figure(fig, png: Path, svg: Path, dpi: int) -> tuple[Path, Path]:

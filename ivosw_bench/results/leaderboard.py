@@ -328,6 +328,8 @@ def _reference(group: BoardGroup, name: str | None) -> Entry | None:
             what = "is not" if not found else "is ambiguous"
             raise LeaderboardError(f"--reference {name} {what} in {group.title} (strategies: {known})")
         return found[0]
+    if len(group.entries) < 2:
+        return None  # nothing to compare with
     baselines = [e for e in group.ranked if e.role == "baseline"]
     return baselines[0] if baselines else None
 
@@ -335,8 +337,9 @@ def _reference(group: BoardGroup, name: str | None) -> Entry | None:
 def _pair(group: BoardGroup, n_boot: int, seed: int, level: float) -> None:
     ref = group.reference
     if ref is None:
-        group.notes.append("no non-learned baseline in this group: no paired comparison "
-                           "(choose a reference with --reference)")
+        if len(group.entries) > 1:
+            group.notes.append("no non-learned baseline in this group: no paired comparison "
+                               "(choose a reference with --reference)")
         return
     b = np.array([ref.per_sample[k] for k in group.samples])
     for e in group.entries:

@@ -4,8 +4,9 @@ A *run folder* holds a ``summary.json`` written by the run store (schema in :fun
 ``config.json``, ``rounds.csv`` and davisinteractive's ``report.csv`` beside it. :func:`load_run`
 and :func:`load_runs` read them (one-line :class:`ReportError` naming the file on bad input);
 :func:`write_report` writes the leaderboard of a set of runs as files (see
-:mod:`ivosw_bench.results.leaderboard` for the statistics, :mod:`.board_text`, :mod:`.board_html`
-and :mod:`.curves` for the formats) and :func:`rich_table` gives it for the terminal.
+:mod:`ivosw_bench.results.leaderboard` for the statistics, :mod:`.board_files` for the files,
+:mod:`.board_text`, :mod:`.board_html` and :mod:`.curves` for the formats) and :func:`rich_table`
+gives it for the terminal.
 
 Units are kept as in ``summary.json``: ``round_auc`` is in percent (0..100), every other
 J&F-like value (``time_auc``, ``jf_at_60s``, ``final_jf``, ``per_round_jf``) is a fraction
