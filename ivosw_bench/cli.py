@@ -135,7 +135,8 @@ def run(strategy, seed, name, quiet, **kw):
 @click.option("--strategies", default="random,linspace,worst-oracle", show_default=True,
               help="comma-separated strategy names")
 @click.option("--seeds", default="0,1,2", show_default=True, help="seeds for stochastic strategies (e.g. random)")
-@click.option("--report-dir", default=None, type=click.Path(file_okay=False), help="where the table and plot go")
+@click.option("--report-dir", default=None, type=click.Path(file_okay=False),
+              help="where the leaderboard files go (report.md/csv, leaderboard.html/tex, curve.png/svg)")
 @_run_options
 def compare(strategies, seeds, report_dir, quiet, **kw):
     """Run several strategies on the same backend and data; write one table and one plot."""
@@ -179,18 +180,56 @@ def train_agent(out, overrides, export, quiet, **options):
             out_console.print(f"wrote {path}")
 
 
+def _warn(messages) -> None:
+    for msg in messages:
+        err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+
+
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", default=None, type=click.Path(file_okay=False),
-              help="folder for report.md/csv and curve.png/svg (default: reports/<first run>)")
+              help="write report.md/csv, leaderboard.tex/html, per_round/per_sequence/paired.csv and "
+                   "curve.png/svg into this folder (default: only print the table)")
+@click.option("--reference", default=None,
+              help="strategy every other one is compared with (default: the best non-learned baseline of each group)")
+@click.option("--intersect", is_flag=True,
+              help="compare on the samples every run covers (saying which were dropped) instead of refusing")
+@click.option("--rounds", type=int, default=None, help="use only the runs with this T")
 @click.option("--title", default=None)
-def report(runs, out, title):
-    """Table and per-round J&F plot of one or more run folders."""
-    from .results.report import load_run, rich_table, write_report
+@click.option("--n-boot", default=10000, show_default=True, type=int,
+              help="bootstrap resamples (and permutations when 2^n is larger)")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of the resampling")
+def leaderboard(runs, out, reference, intersect, rounds, title, n_boot, seed):
+    """Rank strategies with paired statistics: run folders (or folders of runs) grouped by
+    dataset, backend, setting and T; 95% bootstrap CIs over samples; differences against a reference."""
+    from .results.board_files import write_board
+    from .results.board_text import rich_tables
+    from .results.leaderboard import build_leaderboard
+    from .results.report import load_runs
 
-    loaded = [load_run(r) for r in runs]
-    out_console.print(rich_table(loaded, title=title))
-    files = write_report(loaded, Path(out or Path("reports") / Path(runs[0]).name), title=title)
+    board = build_leaderboard(load_runs(runs), reference=reference, intersect=intersect, rounds=rounds,
+                              n_boot=n_boot, seed=seed)
+    _warn(board.warnings)
+    out_console.print(rich_tables(board, title=title))
+    if out:
+        for kind, path in write_board(board, out, title=title).items():
+            out_console.print(f"{kind}: {path}")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--sample", required=True, metavar="SEQ[:IDX]",
+              help="the sample to draw: a sequence, with its scribble number when it has several (bear:1)")
+@click.option("--out", default="reports/timeline", show_default=True, type=click.Path(file_okay=False),
+              help="folder for timeline-<seq>-<idx>.png/svg")
+def timeline(runs, sample, out):
+    """The recommended-frame timeline of one sample: per round, the quality curve each strategy saw,
+    the frame it chose, and the chosen frames with their masks."""
+    from .results.report import load_runs
+    from .results.timeline import write_timeline
+
+    files = write_timeline(load_runs(runs), sample, out)
+    _warn(files.pop("notes"))
     for kind, path in files.items():
         out_console.print(f"{kind}: {path}")
 

@@ -36,7 +36,7 @@ def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir
     for name, _ in pairs:  # fail fast on an unknown strategy before hours of running
         if name.partition(":")[0] == "human":
             raise RunError("compare runs strategies unattended; run humans with 'ivosw-bench study' "
-                           "and put them beside strategies with 'ivosw-bench report'")
+                           "and put them beside strategies with 'ivosw-bench leaderboard'")
     options = {name: _options_for(name, base.strategy_options) for name in strategies}
     taken = set().union(*options.values()) if options else set()
     unused = sorted(set(base.strategy_options) - taken)

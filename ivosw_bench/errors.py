@@ -40,6 +40,11 @@ class ReportError(UserError, ValueError):
     """A run folder or report input cannot be read (one-line message naming the file)."""
 
 
+class LeaderboardError(UserError, ValueError):
+    """Runs cannot be put on one leaderboard or timeline (unfinished, different samples, mixed T,
+    unknown reference); the message is one line naming the runs or the option."""
+
+
 class StoreError(UserError, RuntimeError):
     """A run folder cannot be created/resumed (one-line message naming the folder)."""
 

@@ -28,7 +28,7 @@ def one_line_error(result, *needles):
 def test_help_lists_commands():
     r = invoke("--help")
     assert r.exit_code == 0
-    for cmd in ("run", "compare", "report", "data", "backends", "strategies"):
+    for cmd in ("run", "compare", "leaderboard", "timeline", "data", "backends", "strategies"):
         assert cmd in r.output
 
 
@@ -91,17 +91,17 @@ def test_data_check_names_every_problem(tiny_davis):
     assert "00002.jpg" in r.output and "001.json" in r.output
 
 
-def test_report_of_missing_run(tmp_path):
-    one_line_error(invoke("report", tmp_path / "nope"), "nope")
+def test_leaderboard_of_missing_run(tmp_path):
+    one_line_error(invoke("leaderboard", tmp_path / "nope"), "nope")
 
 
-def test_run_and_report(tiny_davis, tmp_path):
+def test_run_and_leaderboard(tiny_davis, tmp_path):
     r = invoke(*run_args(tiny_davis, tmp_path, "--strategy", "linspace"))
     assert r.exit_code == 0, r.output
     run_dir = next((tmp_path / "runs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["complete"]
-    r = invoke("report", run_dir, "--out", tmp_path / "rep")
+    r = invoke("leaderboard", run_dir, "--out", tmp_path / "rep", "--n-boot", 200)
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "curve.png").stat().st_size > 0
     assert (tmp_path / "rep" / "report.md").read_text().count("linspace") >= 1

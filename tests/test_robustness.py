@@ -277,7 +277,7 @@ def test_fuzz_cli_never_tracebacks_nor_touches_other_files(case, tmp_path):
         assert r.exit_code == 0, r.output
         existing = out / "ok"
         _corrupt_run(existing, rng)
-        assert_clean(invoke("report", existing, "--out", tmp_path / "rep"))
+        assert_clean(invoke("leaderboard", existing, "--out", tmp_path / "rep"))
     args = _args(rng, data, out, tmp_path)
     before = snapshot(tmp_path)
     result = invoke(*args)
