@@ -33,11 +33,15 @@ class Prediction:
 
     ``probs`` may be given as an array or as a zero-argument callable returning the array, so that
     backends whose probabilities are expensive at 480p x 100 frames only build them when asked.
+    ``low_res_probs`` (optional, ``[K+1, T, h, w]``): the same probabilities at the backend's working
+    resolution, of which ``probs`` is the bilinear upsampling; consumers that only need a region (the
+    QA network's crops) read them there instead of building the full-resolution stack.
     """
 
     labels: np.ndarray
     _probs: np.ndarray | Callable[[], np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    low_res_probs: np.ndarray | None = None
 
     @property
     def probs(self) -> np.ndarray:

@@ -454,4 +454,4 @@ class ClassicBackend(Backend):
                 "seconds_segment": round(t_seg, 3), "seconds_propagate": round(t_prop, 3)}
         if self.verbose:
             print(f"[classic] {self.sequence} round {self.round}: {info}")
-        return Prediction(labels=labels, _probs=full_probs, info=info)
+        return Prediction(labels=labels, _probs=full_probs, info=info, low_res_probs=small)

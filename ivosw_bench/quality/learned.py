@@ -36,8 +36,9 @@ class LearnedQuality(QualityEstimator):
 
     def estimate(self, frames, prediction) -> np.ndarray:
         labels = np.asarray(prediction.labels)
-        probs = prediction.probs if prediction.has_probs else None
-        q, q_obj = self.model.predict_video(np.asarray(frames), probs=probs, labels=labels,
+        low = prediction.low_res_probs
+        probs = prediction.probs if prediction.has_probs and low is None else None
+        q, q_obj = self.model.predict_video(np.asarray(frames), probs=probs, labels=labels, low_res_probs=low,
                                             n_objects=self.n_objects, batch_size=self.batch_size)
         self.last_objects = q_obj
         return q.astype(np.float64)

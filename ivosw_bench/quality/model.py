@@ -75,12 +75,15 @@ def crop_box(mask: np.ndarray, enlarge: float = ENLARGE) -> tuple[int, int, int,
 
 
 def crop_object(frame: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, int],
-                size: int) -> np.ndarray:
-    """uint8 [size, size, 4]: RGB crop + round(255 * prob) crop, bilinear resize."""
+                size: int, prob_crop: np.ndarray | None = None) -> np.ndarray:
+    """uint8 [size, size, 4]: RGB crop + round(255 * prob) crop, bilinear resize (``prob_crop``: the
+    probability channel already cropped, then ``prob`` is not read)."""
     import cv2
 
     y0, y1, x0, x1 = box
     rgb = cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1]), (size, size), interpolation=cv2.INTER_LINEAR)
+    if prob_crop is not None:
+        return np.concatenate([rgb, prob_crop[..., None]], axis=-1)
     p = prob[y0:y1, x0:x1]
     if p.dtype != np.uint8:
         p = np.clip(np.rint(p * 255.0), 0, 255).astype(np.uint8)
@@ -88,12 +91,38 @@ def crop_object(frame: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, i
     return np.concatenate([rgb, p[..., None]], axis=-1)
 
 
+def low_res_prob_crop(small: np.ndarray, k: int, box: tuple[int, int, int, int], full_hw: tuple[int, int],
+                      size: int) -> np.ndarray:
+    """uint8 [size, size] crop of object ``k``'s probability, read from the working-resolution
+    probabilities ``small`` [K+1, h, w] of one frame (normalised over labels) instead of their
+    full-resolution upsampling: one bilinear resampling maps each crop pixel to the place the
+    full-resolution path would have sampled. Differs from :func:`crop_object`'s channel by the
+    difference between one bilinear resampling and two (measured in ``benchmarks/qa_latency.py``)."""
+    import cv2
+
+    H, W = full_hw
+    h, w = small.shape[1:]
+    p = small[k] / np.maximum(small.sum(axis=0), 1e-6)
+    y0, y1, x0, x1 = box
+    sx, sy = w / W, h / H          # full-resolution -> working-resolution pixel scale
+    bx, by = (x1 - x0) / size, (y1 - y0) / size  # crop pixel -> full-resolution pixel scale
+    # crop pixel j -> full x = (j + .5) bx - .5 + x0 -> small u = (x + .5) sx - .5
+    m = np.array([[bx * sx, 0.0, (0.5 * bx - 0.5 + x0 + 0.5) * sx - 0.5],
+                  [0.0, by * sy, (0.5 * by - 0.5 + y0 + 0.5) * sy - 0.5]], np.float64)
+    out = cv2.warpAffine(p.astype(np.float32), m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
 def object_crops(frames: np.ndarray, labels: np.ndarray | None = None, probs: np.ndarray | None = None,
-                 size: int = 128, n_objects: int | None = None, frame_ids=None, return_boxes: bool = False):
+                 size: int = 128, n_objects: int | None = None, frame_ids=None, return_boxes: bool = False,
+                 low_res_probs: np.ndarray | None = None):
     """All (frame, object) crops of a prediction.
 
     ``frames`` [T, H, W, 3] uint8; ``labels`` [T, H, W] int and/or ``probs`` [K+1, T, H, W] float
-    (labels default to argmax(probs); probs default to one-hot labels).
+    (labels default to argmax(probs); probs default to one-hot labels). With ``low_res_probs``
+    ([K+1, T, h, w], a backend's working-resolution probabilities) the probability channel is read
+    from them (:func:`low_res_prob_crop`) and ``probs`` is not needed.
     Returns ``(crops [N, size, size, 4] uint8, index [N, 2] (t, k-1), empty bool [T, K])`` where the N
     crops are the non-empty (t, k) pairs in order and ``empty[t, k-1]`` marks objects with no pixel.
     """
@@ -114,8 +143,12 @@ def object_crops(frames: np.ndarray, labels: np.ndarray | None = None, probs: np
             if box is None:
                 empty[t, k - 1] = True
                 continue
-            prob = np.asarray(probs[k, t]) if probs is not None else mask.astype(np.uint8) * 255
-            crops.append(crop_object(frames[t], prob, box, size))
+            prob = prob_crop = None
+            if low_res_probs is not None:
+                prob_crop = low_res_prob_crop(low_res_probs[:, t], k, box, lab.shape, size)
+            else:
+                prob = np.asarray(probs[k, t]) if probs is not None else mask.astype(np.uint8) * 255
+            crops.append(crop_object(frames[t], prob, box, size, prob_crop=prob_crop))
             index.append((t, k - 1))
             boxes.append(box)
     arr = np.stack(crops) if crops else np.zeros((0, size, size, 4), np.uint8)
@@ -304,11 +337,13 @@ class QualityModel:
 
     def predict_video(self, frames: np.ndarray, probs: np.ndarray | None = None,
                       labels: np.ndarray | None = None, n_objects: int | None = None,
-                      batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                      batch_size: int = 64, low_res_probs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(q [T], q_objects [T, K]) for a whole video: frames [T, H, W, 3] uint8, probs [K+1, T, H, W]
-        and/or labels [T, H, W]. Objects with no predicted pixel get ``cfg.empty_quality``."""
+        (or a backend's ``low_res_probs``) and/or labels [T, H, W]. Objects with no predicted pixel get
+        ``cfg.empty_quality``."""
         crops, index, empty, boxes = object_crops(frames, labels=labels, probs=probs, size=self.cfg.crop_size,
-                                                  n_objects=n_objects, return_boxes=True)
+                                                  n_objects=n_objects, return_boxes=True,
+                                                  low_res_probs=low_res_probs)
         q_obj = np.full(empty.shape, self.cfg.empty_quality, np.float32)
         if len(crops):
             geom = crop_geometry(boxes, frames.shape[1], frames.shape[2])
