@@ -94,6 +94,10 @@ def _run_options(f):
         click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="folder of run folders"),
         click.option("--resume", is_flag=True, help="continue an existing run folder (a killed run)"),
         click.option("--overwrite", is_flag=True, help="delete an existing run folder and start again"),
+        click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+                     help="where samples run: local processes, or a Ray cluster (pip install 'ivosw-bench[ray]')"),
+        click.option("--ray-address", default=None,
+                     help="Ray cluster address (e.g. 10.0.0.5:6379) for --executor ray (default: a local Ray)"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
     ]
     for opt in reversed(options):
@@ -115,8 +119,10 @@ def _base_config(**kw):
 @click.option("--strategy", default="random", show_default=True, help="strategy name (see 'ivosw-bench strategies')")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of stochastic strategies")
 @click.option("--name", default=None, help="run folder name (default: derived from the options)")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="samples played in parallel (local worker processes)")
 @_run_options
-def run(strategy, seed, name, quiet, **kw):
+def run(strategy, seed, name, quiet, jobs, executor, ray_address, **kw):
     """Run one strategy with one backend over a dataset and write a run folder."""
     import dataclasses
 
@@ -126,7 +132,8 @@ def run(strategy, seed, name, quiet, **kw):
 
     cfg = dataclasses.replace(_base_config(**kw), strategy=strategy, seed=seed, name=name)
     with run_progress(not quiet) as progress:
-        path, _ = run_session(cfg, progress=progress, log=_log)
+        path, _ = run_session(cfg, progress=progress, log=_log, jobs=jobs, executor=executor,
+                              ray_address=ray_address)
     out_console.print(rich_table([load_run(path)], title=f"run {path.name}"))
     out_console.print(f"run folder: {path}")
 
@@ -137,8 +144,10 @@ def run(strategy, seed, name, quiet, **kw):
 @click.option("--seeds", default="0,1,2", show_default=True, help="seeds for stochastic strategies (e.g. random)")
 @click.option("--report-dir", default=None, type=click.Path(file_okay=False),
               help="where the leaderboard files go (report.md/csv, leaderboard.html/tex, curve.png/svg)")
+@click.option("--jobs", default=None, type=click.IntRange(min=1),
+              help="samples played in parallel, across all runs [default: the machine's cores]")
 @_run_options
-def compare(strategies, seeds, report_dir, quiet, **kw):
+def compare(strategies, seeds, report_dir, quiet, jobs, executor, ray_address, **kw):
     """Run several strategies on the same backend and data; write one table and one plot."""
     from .compare import compare as compare_runs
     from .progress import run_progress
@@ -146,7 +155,8 @@ def compare(strategies, seeds, report_dir, quiet, **kw):
 
     with run_progress(not quiet) as progress:
         _, files, runs = compare_runs(_base_config(**kw), _csv(strategies) or [], _ints(seeds),
-                                      report_dir=report_dir, progress=progress)
+                                      report_dir=report_dir, progress=progress, jobs=jobs, executor=executor,
+                                      ray_address=ray_address, log=_log)
     out_console.print(rich_table(runs))
     for kind, path in files.items():
         out_console.print(f"{kind}: {path}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .errors import RunError
 from .registry import strategy_class, strategy_options
-from .session import RunConfig, run
+from .session import RunConfig, run_all
 
 
 def expand(strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
@@ -25,9 +25,12 @@ def _options_for(name: str, options: dict) -> dict:
 
 
 def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir: Path | None = None,
-            progress=None, title: str | None = None) -> tuple[list[Path], dict, list[dict]]:
+            progress=None, title: str | None = None, jobs: int | None = None, executor: str = "local",
+            ray_address: str | None = None, log=None) -> tuple[list[Path], dict, list[dict]]:
     """Run every (strategy, seed) (resuming finished runs when ``base.resume``) and write a report.
 
+    The runs' samples are played in parallel (``jobs`` local processes, default the machine's cores,
+    or a Ray cluster); each run folder equals the one a serial run writes (timing columns excepted).
     Returns (run folders, report files, loaded runs).
     """
     from .results.report import load_run, write_report
@@ -42,11 +45,10 @@ def compare(base: RunConfig, strategies: list[str], seeds: list[int], report_dir
     unused = sorted(set(base.strategy_options) - taken)
     if unused:
         raise RunError(f"none of the strategies {', '.join(strategies)} takes the option(s) {', '.join(unused)}")
-    paths = []
-    for name, seed in pairs:
-        cfg = dataclasses.replace(base, strategy=name, seed=seed, name=None, strategy_options=options[name])
-        path, _ = run(cfg, progress=progress)
-        paths.append(path)
+    cfgs = [dataclasses.replace(base, strategy=name, seed=seed, name=None, strategy_options=options[name])
+            for name, seed in pairs]
+    paths = [path for path, _ in run_all(cfgs, progress=progress, log=log, jobs=jobs, executor=executor,
+                                         ray_address=ray_address)]
     runs = [load_run(p) for p in paths]
     first = runs[0]
     report_dir = Path(report_dir or Path(base.out) /

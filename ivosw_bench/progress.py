@@ -30,6 +30,9 @@ def run_progress(enabled: bool = True):
         if event == "start":
             state["task"] = bar.add_task("", total=info["total"], completed=info["done"],
                                          run=info["run_id"][-48:])
+        elif event == "sample":
+            bar.update(state["task"], advance=info["rounds"],
+                       description=f"{info['sequence']} #{info['scribble_idx']} done, final J&F {info['jf']:.3f}")
         elif event == "round":
             bar.update(state["task"], advance=1,
                        description=f"{info['sequence']} #{info['scribble_idx']} round {info['round']} "

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 import numpy as np
 import pandas as pd
@@ -123,51 +123,170 @@ def run_config(cfg: RunConfig, dataset: Dataset, sequences: list[str], n_samples
     return config
 
 
-def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec = None,
-        log: Callable[[str], None] | None = None) -> tuple[Path, dict]:
-    """Run (or resume) one strategy on one backend over a dataset; return (run folder, summary).
+@dataclass
+class RunPlan:
+    """A run decided and its folder opened: what remains is to play ``todo`` and summarise."""
 
-    ``strategy``: a ready strategy, or a factory called with the run folder (default: built from
-    ``cfg.strategy`` and ``cfg.strategy_options``). ``progress(event, **info)`` is called with
-    ``"start"`` (total rounds) and ``"round"`` events; ``log`` receives one-line notices (e.g. what
-    ``--overwrite`` removes). Everything that can be wrong with the options is checked before the run
-    folder is created.
-    """
+    cfg: RunConfig
+    dataset: Dataset
+    sequences: list[str]
+    samples: list[tuple[str, int]]
+    store: RunStore
+    estimator: QualityEstimator
+
+    @property
+    def todo(self) -> list[tuple[str, int]]:
+        done = self.store.finished_samples()
+        return [s for s in self.samples if s not in done]
+
+
+def _build_strategy(cfg: RunConfig) -> Strategy:
+    return make_strategy(cfg.strategy, seed=cfg.seed, rounds=cfg.rounds, **cfg.strategy_options)
+
+
+def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_parts: bool = True) -> RunPlan:
+    """Check every option (building the backend and strategy once, then releasing them, unless
+    ``check_parts`` is False because the caller builds them) and create or reopen the run folder.
+    Nothing is written when an option is wrong."""
     compat.apply()
     estimator = check_options(cfg)
     dataset = open_dataset(cfg.dataset, sequences=cfg.sequences)
     sequences = dataset.select(cfg.subset, cfg.sequences)
     samples = dataset.samples(sequences)
     run_id = cfg.name or default_run_id(cfg, dataset.name)
+    if check_parts:
+        make_backend(cfg.backend, **cfg.backend_options).close()
+        _build_strategy(cfg).close()
     config = run_config(cfg, dataset, sequences, len(samples), run_id)
+    store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite, log=log)
+    return RunPlan(cfg, dataset, sequences, samples, store, estimator)
+
+
+def finish(plan: RunPlan) -> tuple[Path, dict]:
+    """Write the run's summary.json; return (run folder, summary)."""
+    store = plan.store
+    complete = store.finished_samples() >= set(plan.samples)
+    summary = summarize(store.config, store.rounds, store.report, plan.dataset, plan.sequences, complete)
+    store.write_summary(summary)
+    return store.path, summary
+
+
+def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec = None,
+        log: Callable[[str], None] | None = None, jobs: int = 1, executor: str = "local",
+        ray_address: str | None = None) -> tuple[Path, dict]:
+    """Run (or resume) one strategy on one backend over a dataset; return (run folder, summary).
+
+    ``strategy``: a ready strategy, or a factory called with the run folder (default: built from
+    ``cfg.strategy`` and ``cfg.strategy_options``); a given strategy runs here, one sample after
+    another. Otherwise ``jobs`` > 1 (or ``executor="ray"``) plays the samples in parallel
+    (:func:`run_all`). ``progress(event, **info)`` is called with ``"start"`` (total rounds) and
+    ``"round"`` events; ``log`` receives one-line notices (e.g. what ``--overwrite`` removes).
+    Everything that can be wrong with the options is checked before the run folder is created.
+    """
+    if strategy is None and (jobs != 1 or executor != "local"):
+        return run_all([cfg], progress=progress, log=log, jobs=jobs, executor=executor,
+                       ray_address=ray_address)[0]
+    compat.apply()
+    check_options(cfg)
     backend = make_backend(cfg.backend, **cfg.backend_options)
     built = None
     try:
         if strategy is None:
-            strategy = built = make_strategy(cfg.strategy, seed=cfg.seed, rounds=cfg.rounds,
-                                             **cfg.strategy_options)
-        store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite,
-                                log=log)
+            strategy = built = _build_strategy(cfg)
+        plan = prepare(cfg, log, check_parts=False)
         if not isinstance(strategy, Strategy):
-            strategy = built = strategy(store.path)
+            strategy = built = strategy(plan.store.path)
         if strategy.name != cfg.strategy.partition(":")[0]:
             raise RunError(f"the strategy given to the run is '{strategy.name}' but its config says "
                            f"'{cfg.strategy}'")
-        done = store.finished_samples()
-        todo = [s for s in samples if s not in done]
+        todo = plan.todo
         if progress:
-            progress("start", total=len(samples) * cfg.rounds, done=len(done) * cfg.rounds, run_id=run_id)
-        if todo:
-            loop = RoundLoop(cfg, dataset, backend, strategy, estimator)
-            loop.run(sequences, todo, store, progress)
+            progress("start", total=len(plan.samples) * cfg.rounds,
+                     done=(len(plan.samples) - len(todo)) * cfg.rounds, run_id=plan.store.path.name)
+        loop = RoundLoop(cfg, plan.dataset, backend, strategy, plan.estimator)
+        for record in loop.records(plan.sequences, todo):
+            plan.store.add_round(record.row, record.report_rows, record.quality, record.chosen_labels)
+            if progress:
+                progress("round", sequence=record.row["sequence"], scribble_idx=record.row["scribble_idx"],
+                         round=record.row["round"], jf=record.row["jf"], frame=record.row["recommended_frame"])
     finally:
         backend.close()
         if built is not None:
             built.close()
-    complete = store.finished_samples() >= set(samples)
-    summary = summarize(store.config, store.rounds, store.report, dataset, sequences, complete)
-    store.write_summary(summary)
-    return store.path, summary
+    return finish(plan)
+
+
+def run_all(cfgs: list[RunConfig], progress: Callable | None = None, log: Callable[[str], None] | None = None,
+            jobs: int | None = None, executor: str = "local", ray_address: str | None = None) -> list[tuple[Path, dict]]:
+    """Several runs (e.g. a comparison) with their samples played in parallel: every (run, sample)
+    is one task of the executor (``jobs`` local processes, default the machine's cores; or Ray).
+    Each run's samples are written in the dataset's order, so its folder and summary equal a serial
+    run's (timing columns excepted). Returns (run folder, summary) per config."""
+    from .executors import make_executor
+
+    plans = [prepare(cfg, log) for cfg in cfgs]
+    tasks = [(i, sample) for i, plan in enumerate(plans) for sample in plan.todo]
+    if progress:
+        total = sum(len(p.samples) for p in plans) * cfgs[0].rounds if cfgs else 0
+        progress("start", total=total, done=total - len(tasks) * (cfgs[0].rounds if cfgs else 0),
+                 run_id=f"{len(plans)} run(s), {len(tasks)} sample(s)")
+    writer = _OrderedWriter(plans, tasks)
+    with make_executor(executor, jobs, ray_address) as ex:
+        work = [(_task_config(plans[i]), sample) for i, sample in tasks]
+        for k, records in ex.map_unordered(play_sample, work):
+            writer.put(k, records)
+            if progress:
+                row = records[-1].row
+                progress("sample", sequence=row["sequence"], scribble_idx=row["scribble_idx"],
+                         rounds=len(records), jf=row["jf"])
+    return [finish(plan) for plan in plans]
+
+
+class _OrderedWriter:
+    """Writes each run's finished samples in the run's own sample order (results arrive unordered)."""
+
+    def __init__(self, plans: list[RunPlan], tasks: list[tuple[int, tuple[str, int]]]):
+        self.plans, self.tasks = plans, tasks
+        self.pending: dict[int, list] = {}
+        self.next = {i: [k for k, (j, _) in enumerate(tasks) if j == i] for i in range(len(plans))}
+
+    def put(self, k: int, records: list) -> None:
+        self.pending[k] = records
+        i = self.tasks[k][0]
+        order = self.next[i]
+        while order and order[0] in self.pending:
+            for rec in self.pending.pop(order.pop(0)):
+                self.plans[i].store.add_round(rec.row, rec.report_rows, rec.quality, rec.chosen_labels)
+
+
+def _task_config(plan: RunPlan) -> dict:
+    """What a worker needs to play samples of a run: the options (dataset root resolved) and sequences."""
+    cfg = dataclasses.asdict(plan.cfg)
+    cfg["dataset"] = str(plan.dataset.root.resolve())
+    cfg["sequences"] = list(plan.sequences)
+    cfg["subset"] = None
+    return cfg
+
+
+_WORKER_PARTS: dict = {}  # per process: config digest -> (dataset, backend, strategy, estimator)
+
+
+def play_sample(task_cfg: dict, sample: tuple[str, int]) -> list["RoundRecord"]:
+    """Worker entry point: play one sample of a run (no run folder); returns its round records.
+    The backend, strategy and estimator are built once per process and configuration."""
+    import json
+
+    compat.apply()
+    key = json.dumps(task_cfg, sort_keys=True, default=str)
+    if key not in _WORKER_PARTS:
+        cfg = RunConfig(**task_cfg)
+        dataset = open_dataset(cfg.dataset, sequences=cfg.sequences, check=False)
+        _WORKER_PARTS.clear()  # one configuration at a time: release the previous backend's memory
+        _WORKER_PARTS[key] = (cfg, dataset, make_backend(cfg.backend, **cfg.backend_options), _build_strategy(cfg),
+                              make_estimator(cfg.setting, cfg.quality_weights))
+    cfg, dataset, backend, strategy, estimator = _WORKER_PARTS[key]
+    loop = RoundLoop(cfg, dataset, backend, strategy, estimator)
+    return list(loop.records(cfg.sequences, [tuple(sample)]))
 
 
 # ------------------------------------------------------------------------------------------ rounds
@@ -207,27 +326,26 @@ class RoundLoop:
         self.backend, self.strategy, self.estimator = backend, strategy, estimator
         self.lookahead: Lookahead | None = None
 
-    def run(self, sequences: list[str], todo: list[tuple[str, int]], store: RunStore, progress) -> None:
+    def records(self, sequences: list[str], samples: list[tuple[str, int]]) -> Iterator["RoundRecord"]:
+        """Play ``samples`` round by round (a local davisinteractive session), yielding each round's
+        record as soon as it is submitted."""
         from davisinteractive.session import DavisInteractiveSession
 
+        if not samples:
+            return
         T = self.cfg.rounds
         with registered(self.dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
             with DavisInteractiveSession(host="localhost", davis_root=str(self.dataset.root), subset="train",
                                          max_nb_interactions=T, max_time=None, report_save_dir=tmp,
                                          user_key="ivosw-bench") as sess:
-                sess.samples = list(todo)
+                sess.samples = list(samples)
                 sample = None
                 while sess.next():
                     seq, scribbles, new_sample = sess.get_scribbles(only_last=True)
                     if new_sample:
                         _, scribble_idx = sess.samples[sess.sample_idx]
                         sample = self.start_sample(seq, scribble_idx, scribbles)
-                    record = self.play_round(sess, sample, sess.interaction_nb + 1, scribbles)
-                    store.add_round(record.row, record.report_rows, record.quality, record.chosen_labels)
-                    if progress:
-                        progress("round", sequence=seq, scribble_idx=sample.info.scribble_idx,
-                                 round=record.row["round"], jf=record.row["jf"],
-                                 frame=record.row["recommended_frame"])
+                    yield self.play_round(sess, sample, sess.interaction_nb + 1, scribbles)
 
     def start_sample(self, seq: str, scribble_idx: int, scribbles: dict) -> SampleState:
         meta = self.dataset.sequences[seq]
