@@ -439,7 +439,10 @@ class ClassicBackend(Backend):
         for t in range(T):
             up = cv2.resize(np.ascontiguousarray(small[:, t].transpose(1, 2, 0)), (W, H),
                             interpolation=cv2.INTER_LINEAR)
-            labels[t] = up.reshape(H, W, -1).argmax(-1)
+            if L == 2:  # argmax of two channels (ties to 0), without numpy's generic argmax
+                np.greater(up[..., 1], up[..., 0], out=labels[t], casting="unsafe")
+            else:
+                labels[t] = up.reshape(H, W, -1).argmax(-1)
 
         def full_probs() -> np.ndarray:
             out = np.empty((L, T, H, W), np.float32)

@@ -42,8 +42,7 @@ def make_robot():
 def robot_scribble(robot, sequence: str, labels: np.ndarray, gt: np.ndarray, n_objects: int,
                    frame: int) -> dict:
     """The robot's scribble correcting ``labels`` on ``frame`` (what ``submit_masks`` would return)."""
-    scribble = robot.interact(sequence, np.asarray(labels).astype(np.int64, copy=False), gt,
-                              nb_objects=n_objects, frame=int(frame))
+    scribble = robot.interact(sequence, np.asarray(labels), gt, nb_objects=n_objects, frame=int(frame))
     scribble["sequence"] = sequence
     return scribble
 

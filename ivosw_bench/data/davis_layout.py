@@ -23,10 +23,15 @@ from .check import DatasetError, ensure_valid, sequence_metadata
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("IVOSW_DATA_DIR", REPO_ROOT / "data"))
 SYNTHETIC_NAME = "synthetic"
-#: named datasets: name -> folder (the synthetic one is generated on first use)
+HUMAN_NAME = "davis16-human"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+#: named datasets: name -> folder (the synthetic one is generated on first use; davis16-human is a
+#: view made on first use: davis16-train's frames and masks with the three human scribble sets of
+#: davis16-scribbles, so every sequence gives three samples)
 KNOWN_DATASETS = {
     SYNTHETIC_NAME: DATA_DIR / SYNTHETIC_NAME,
-    "davis16-train": REPO_ROOT.parent / "shared" / "data" / "davis16-train",
+    "davis16-train": SHARED_DATA / "davis16-train",
+    HUMAN_NAME: DATA_DIR / HUMAN_NAME,
 }
 
 
@@ -78,6 +83,8 @@ def resolve(spec: str | os.PathLike | None) -> Path:
             from .synthetic import generate
 
             generate(root)
+        elif spec == HUMAN_NAME:
+            make_human_view(root, SHARED_DATA / "davis16-train", SHARED_DATA / "davis16-scribbles")
         elif not root.is_dir():
             raise DatasetError(f"dataset '{spec}' is expected at {root}, which does not exist")
         return root
@@ -85,6 +92,40 @@ def resolve(spec: str | os.PathLike | None) -> Path:
     if not root.is_dir():
         known = ", ".join(sorted(KNOWN_DATASETS))
         raise DatasetError(f"dataset '{spec}' is neither a folder nor a known name ({known})")
+    return root
+
+
+def make_human_view(root: Path, frames_root: Path, scribbles_root: Path) -> Path:
+    """A DAVIS-layout folder of symbolic links: ``frames_root``'s JPEGImages and Annotations and, for
+    each of its sequences, ``scribbles_root/<seq>/00N.json`` (no data is copied). Made once; a
+    complete view is reused."""
+    import json as _json
+
+    from ..files import write_json
+
+    if (root / "sequences.json").is_file():
+        return root
+    for need in (frames_root / "JPEGImages", scribbles_root):
+        if not need.is_dir():
+            raise DatasetError(f"dataset '{HUMAN_NAME}' needs {need}, which does not exist")
+    names = sorted(p.name for p in (frames_root / "JPEGImages" / "480p").iterdir() if p.is_dir())
+    meta = _json.loads((frames_root / "sequences.json").read_text())
+    tmp = root.with_name(root.name + ".partial")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    (tmp / "Scribbles").mkdir(parents=True)
+    for sub in ("JPEGImages", "Annotations", "ImageSets"):
+        (tmp / sub).symlink_to((frames_root / sub).resolve(), target_is_directory=True)
+    for seq in names:
+        files = sorted((scribbles_root / seq).glob("[0-9][0-9][0-9].json"))
+        if not files:
+            raise DatasetError(f"{scribbles_root / seq}: no scribble files for '{seq}'")
+        (tmp / "Scribbles" / seq).symlink_to((scribbles_root / seq).resolve(), target_is_directory=True)
+        meta[seq] = dict(meta[seq], num_scribbles=len(files))
+    write_json(tmp / "sequences.json", {s: meta[s] for s in names})
+    tmp.rename(root)
     return root
 
 
