@@ -166,66 +166,47 @@ def compare(strategies, seeds, report_dir, quiet, jobs, executor, ray_address, *
 
 @main.command("train-agent")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="training folder (checkpoint, curves, summary); an existing one is resumed")
-@click.option("--dataset", default=None, help="DAVIS-layout folder or known name [default: davis16-train]")
+              help="training folder (checkpoints, selection, curves, summary)")
+@click.option("--preset", default=None, type=click.Choice(["ceiling", "paper"]),
+              help="ceiling: rich state, free actions, whole videos, warm start from look-ahead data [default]; "
+                   "paper: the paper's recipe (pure RL on 25-frame windows)")
+@click.option("--lookahead", "lookahead_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="look-ahead data from 'ivosw-bench lookahead' (warm start, offline DQN)")
+@click.option("--dataset", default=None, help="DAVIS-layout folder or known name [default: davis16-human]")
+@click.option("--holdout", default=None, help="comma-separated sequences never used (the test fold)")
+@click.option("--val-sequences", default=None, help="comma-separated training sequences that choose the checkpoint "
+              "[default: every 5th training sequence]")
+@click.option("--setting", default=None, type=click.Choice(["oracle", "wild"]),
+              help="the state's quality: ground-truth J&F, or the QA network's prediction [default: oracle]")
+@click.option("--quality-weights", default=None, type=click.Path(dir_okay=False), help="QA checkpoint (wild)")
 @click.option("--backend", default=None, help="backend of the environment [default: classic]")
-@click.option("--env-scale", type=float, default=None, help="run the environment on video downscaled by this factor [default: 1.0]")
-@click.option("--steps", "total_steps", type=int, default=None, help="environment steps [default: 10000]")
-@click.option("--lr", type=float, default=None, help="Adam learning rate [default: 5e-6, the paper's]")
+@click.option("--env-scale", type=float, default=None, help="video scale of the environment [default: 0.5]")
+@click.option("--steps", "total_steps", type=int, default=None, help="online environment steps [default: 0]")
+@click.option("--lr", type=float, default=None, help="Adam learning rate of the online DQN")
 @click.option("--seed", type=int, default=None, help="[default: 0]")
-@click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="episode cache [default: OUT/cache]")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="processes for the random baseline")
+@click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="episode cache")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="any AgentTrainConfig option (JSON value), e.g. --set reward=eq2 --set task_decomposition=false")
+              help="any AgentTrainConfig option (JSON value), e.g. --set state=paper --set action_space=all")
 @click.option("--export", default=None, type=click.Path(dir_okay=False),
-              help="copy the trained policy here (.pt) with a .json beside it, e.g. weights/agent-classic.pt")
-@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
-def train_agent(out, overrides, export, quiet, **options):
-    """Train the RL frame recommender (Bi-LSTM double DQN, Yin et al. CVPR 2021)."""
+              help="copy the selected policy here (.pt) with a .json beside it, e.g. weights/agent-classic.pt")
+@click.option("-q", "--quiet", is_flag=True, help="no progress messages")
+def train_agent(out, preset, overrides, export, quiet, holdout, val_sequences, **options):
+    """Train the frame recommender: warm start from the look-ahead ceiling, double DQN, checkpoint
+    selection on validation sequences (Yin et al. CVPR 2021, plus this project's additions)."""
     from .agent.train import config_from_options, export_weights
     from .agent.train import train_agent as train
 
-    cfg = config_from_options(options, overrides)
-    summary = train(cfg, out, progress=not quiet, log=lambda m: err_console.print(m, highlight=False))
-    out_console.print_json(data=summary)
+    options.update(holdout=_csv(holdout), val_sequences=_csv(val_sequences))
+    cfg = config_from_options(options, overrides, preset)
+    summary = train(cfg, out, progress=not quiet,
+                    log=None if quiet else (lambda m: err_console.print(m, highlight=False)))
+    sel = summary["selected"]
+    out_console.print(f"{out}: selected checkpoint '{sel['checkpoint']}', validation round-AUC "
+                      f"{sel['val_round_auc']:.2f} (Linspace {sel['linspace_round_auc']:.2f}), {summary['wall_s']:.0f} s")
     if export:
         for path in export_weights(out, export, command=" ".join(["ivosw-bench"] + sys.argv[1:])):
             out_console.print(f"wrote {path}")
-
-
-def _warn(messages) -> None:
-    for msg in messages:
-        err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-
-
-@main.command("lookahead")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder of look-ahead files (resumable)")
-@click.option("--dataset", default="davis16-human", show_default=True, help="DAVIS-layout folder or a known name")
-@click.option("--sequences", default=None, help="comma-separated sequences (default: all)")
-@click.option("--backend", default="classic", show_default=True)
-@click.option("--env-scale", default=0.5, show_default=True, type=click.FloatRange(0.05, 1.0),
-              help="video scale of the environment")
-@click.option("--rounds", default=8, show_default=True, type=click.IntRange(2, 16))
-@click.option("--stride", default=2, show_default=True, type=click.IntRange(min=1), help="try every stride-th frame")
-@click.option("--policies", default="greedy", show_default=True, help="greedy, linspace, random (comma-separated)")
-@click.option("--quality-weights", default="default", show_default=True,
-              help="QA checkpoint for the wild-setting state ('default': shipped; 'none': skip)")
-@click.option("--jobs", default=None, type=click.IntRange(min=1), help="[default: the machine's cores]")
-@click.option("-q", "--quiet", is_flag=True)
-def lookahead_cmd(out, dataset, sequences, backend, env_scale, rounds, stride, policies, quality_weights, jobs, quiet):
-    """Look-ahead data: at each state of real episodes, the next-round J&F of annotating each frame."""
-    from .agent.lookahead import POLICIES, LookaheadConfig, generate
-    from .progress import run_progress
-
-    pols = _csv(policies) or []
-    bad = [p for p in pols if p not in POLICIES]
-    if bad or not pols:
-        raise click.BadParameter(f"--policies must be among {', '.join(POLICIES)}, not {policies!r}")
-    cfg = LookaheadConfig(dataset=dataset, sequences=_csv(sequences), backend=backend, env_scale=env_scale,
-                          rounds=rounds, stride=stride, policies=pols,
-                          quality_weights=None if quality_weights.lower() == "none" else quality_weights)
-    with run_progress(not quiet) as progress:
-        files = generate(cfg, out, jobs=jobs, progress=progress)
-    out_console.print(f"{len(files)} look-ahead files in {out}")
 
 
 @main.command()

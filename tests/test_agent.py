@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from ivosw_bench.agent.model import QNetwork, load_weights, save_weights, state_tensor
-from ivosw_bench.agent.train import (AgentTrainConfig, aux_reward, double_q_targets, epsilon_at,
-                                     fit_baseline, goal_reward, step_reward, train_agent)
+from ivosw_bench.agent.dqn import Transition, double_q_targets, pad
+from ivosw_bench.agent.features import RICH_FEATURES, allowed_actions, state_features
+from ivosw_bench.agent.model import (QNetwork, load_weights, numpy_q_values, numpy_weights, save_weights,
+                                     state_tensor)
+from ivosw_bench.agent.rewards import aux_reward, epsilon_at, fit_baseline, goal_reward, step_reward
+from ivosw_bench.agent.train import AgentTrainConfig, train_agent
 from ivosw_bench.strategies.base import RoundState
 
 
@@ -30,6 +33,7 @@ def test_model_single_video_and_bad_input():
 def test_state_tensor_modes():
     q, h = np.array([0.5, 0.25]), np.array([1, 0])
     assert state_tensor(q, h).tolist() == [[0.5, 1.0], [0.25, 0.0]]
+    assert state_tensor(q, h, "both").tolist() == [[0.5, 1.0], [0.25, 0.0]]  # the former name
     assert state_tensor(q, h, "q")[:, 1].tolist() == [0.0, 0.0]
     assert state_tensor(q, h, "h")[:, 0].tolist() == [0.0, 0.0]
     with pytest.raises(ValueError):
@@ -41,17 +45,21 @@ class _Fixed(torch.nn.Module):
         super().__init__()
         self.table = torch.tensor(table, dtype=torch.float32)
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         return self.table[: x.shape[0]]
 
 
 def test_double_q_target_hand_example():
-    policy = _Fixed([[1.0, 5.0, 2.0], [3.0, 0.0, 1.0]])   # argmax: 1, 0
+    policy = _Fixed([[1.0, 5.0, 2.0], [3.0, 0.0, 9.0]])   # argmax over allowed: 1, 0 (frame 2 not allowed)
     target = _Fixed([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]])  # evaluated at those: 20, 40
     r = torch.tensor([1.0, -1.0])
-    y = double_q_targets(policy, target, r, torch.zeros(2, 3, 2), torch.tensor([False, True]), 0.1, 0.95)
-    # 0.1 * 1 + 0.95 * 20 ; done -> 0.1 * -1
-    assert torch.allclose(y, torch.tensor([19.1, -0.1]))
+    allowed = torch.tensor([[True, True, True], [True, True, False]])
+    y = double_q_targets(policy, target, r, torch.zeros(2, 3, 2), torch.tensor([3, 3]), allowed,
+                         torch.tensor([False, False]), 0.1, 0.95)
+    assert torch.allclose(y, torch.tensor([19.1, 37.9]))  # 0.1 * 1 + 0.95 * 20 ; 0.1 * -1 + 0.95 * 40
+    done = double_q_targets(policy, target, r, torch.zeros(2, 3, 2), torch.tensor([3, 3]), allowed,
+                            torch.tensor([True, True]), 0.1, 0.95)
+    assert torch.allclose(done, torch.tensor([0.1, -0.1]))
 
 
 def test_rewards():
@@ -139,41 +147,106 @@ def test_env_quality_fn_hook(tiny_davis):
     assert len(seen) == 2
 
 
-def _small_cfg(tiny_davis, tmp_path, steps):
-    return AgentTrainConfig(dataset=str(tiny_davis), holdout=[], T=2, random_runs=3, total_steps=steps,
-                            batch_size=4, checkpoint_every=10, target_update=5, hidden=8, lr=1e-3,
-                            cache_dir=str(tmp_path / "cache"), eps_decay_steps=20)
+def test_rich_features():
+    q = np.linspace(0.2, 0.9, 10)
+    h = np.zeros(10, np.int64)
+    h[[2, 6]] = 1
+    x = state_features(q, h, t=3, rounds=8, mode="rich")
+    assert x.shape == (10, len(RICH_FEATURES))
+    col = {name: x[:, i] for i, name in enumerate(RICH_FEATURES)}
+    assert col["annotated"].tolist() == [0, 0, 1, 0, 0, 0, 1, 0, 0, 0]
+    assert col["dist_left"][4] == pytest.approx(0.2) and col["dist_right"][4] == pytest.approx(0.2)
+    assert col["dist_left"][0] == 1.0 and col["open_end"][0] == 1.0 and col["open_end"][4] == 0.0
+    assert col["gap"][4] == pytest.approx(0.4) and col["gap"][8] == pytest.approx(0.4)  # 6 .. end (10)
+    assert col["rounds_left"][0] == pytest.approx(5 / 8) and col["position"][9] == pytest.approx(1.0)
+    assert allowed_actions(h, "free").sum() == 8 and allowed_actions(h, "all").all()
+    assert allowed_actions(np.ones(3), "free").all()  # every frame annotated: all allowed again
 
 
-def test_train_smoke_and_resume(tiny_davis, tmp_path):
+@pytest.mark.parametrize("layers", [1, 2])
+def test_numpy_forward_equals_torch(layers):
+    torch.manual_seed(0)
+    net = QNetwork(len(RICH_FEATURES), 16, layers).eval()
+    x = np.random.default_rng(0).random((37, len(RICH_FEATURES))).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(numpy_q_values(numpy_weights(net), x, layers), ref, atol=1e-5)
+
+
+def test_padded_batches_equal_single_videos():
+    torch.manual_seed(0)
+    net = QNetwork(2, 8).eval()
+    a, b = np.random.rand(5, 2).astype(np.float32), np.random.rand(9, 2).astype(np.float32)
+    x, lengths = pad([a, b])
+    with torch.no_grad():
+        both = net(x, lengths)
+        np.testing.assert_allclose(both[0, :5].numpy(), net(torch.from_numpy(a))[0].numpy(), atol=1e-6)
+        np.testing.assert_allclose(both[1].numpy(), net(torch.from_numpy(b))[0].numpy(), atol=1e-6)
+
+
+@pytest.fixture
+def lookahead_dir(tiny_davis, tmp_path):
+    from ivosw_bench.agent.lookahead import LookaheadConfig, generate
+
+    cfg = LookaheadConfig(dataset=str(tiny_davis), backend="fake", env_scale=1.0, rounds=3, stride=1,
+                          policies=["greedy", "linspace"], quality_weights=None)
+    files = generate(cfg, tmp_path / "la", jobs=1)
+    assert len(files) == 4  # 2 samples x 2 policies
+    return tmp_path / "la"
+
+
+def test_lookahead_data(lookahead_dir):
+    d = json.loads((lookahead_dir / "two__001__greedy.json").read_text())
+    assert len(d["states"]) == 2 and d["backend_calls"] == 2 * 7
+    s0, s1 = d["states"]
+    assert s0["t"] == 1 and s0["candidates"] == list(range(7)) and len(s0["q_next"]) == 7
+    best = s0["candidates"][int(np.argmax(s0["jf_next"]))]
+    assert s1["prefix"] == [best] and s1["jf"] == pytest.approx(max(s0["jf_next"]), abs=1e-5)
+    assert d["final_prefix"][0] == best
+
+
+def _small_cfg(tiny_davis, lookahead_dir, **kw):
+    base = dict(dataset=str(tiny_davis), backend="fake", env_scale=1.0, rounds=3, random_runs=3, hidden=8,
+                lookahead_dir=str(lookahead_dir), val_sequences=["one"], warm_epochs=3, offline_epochs=1,
+                total_steps=6, batch_size=4, eval_every=4, target_update=2, jobs=1)
+    base.update(kw)
+    return AgentTrainConfig(**base)
+
+
+def test_train_warm_start_offline_online_and_selection(tiny_davis, lookahead_dir, tmp_path):
     out = tmp_path / "run"
-    s1 = train_agent(_small_cfg(tiny_davis, tmp_path, 10), out, progress=False)
-    assert s1["steps"] == 10
-    ck = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert ck["step"] == 10
-    rows = list(csv.DictReader((out / "curves.csv").open()))
-    assert len(rows) == 5 and (out / "curves.png").stat().st_size > 0
-    s2 = train_agent(_small_cfg(tiny_davis, tmp_path, 20), out, progress=False)  # resume, extend
-    assert s2["steps"] == 20 and s2["episodes"] == 10
-    rows = list(csv.DictReader((out / "curves.csv").open()))
-    assert [int(r["step"]) for r in rows] == list(range(2, 21, 2))
-    assert s2["cache"]["hit_rate"] > 0  # the baseline is reloaded from the cache: hits only
+    summary = train_agent(_small_cfg(tiny_davis, lookahead_dir), out, progress=False)
+    tags = [r["checkpoint"] for r in summary["selection"]]
+    assert tags[:2] == ["warm", "offline"] and tags[-1] == "online-6"
+    assert summary["selected"]["val_round_auc"] == max(r["val_round_auc"] for r in summary["selection"])
+    assert summary["train_sequences"] == ["two"] and summary["val_sequences"] == ["one"]
     net, blob = load_weights(out / "agent.pt")
-    assert blob["state"] == "both"
-    assert json.loads((out / "summary.json").read_text())["steps"] == 20
-    with pytest.raises(ValueError, match="another configuration"):
-        train_agent(AgentTrainConfig(**{**_small_cfg(tiny_davis, tmp_path, 20).__dict__, "gamma": 0.5}),
-                    out, progress=False)
+    assert blob["state"] == "rich" and blob["action_space"] == "free" and net.in_features == len(RICH_FEATURES)
+    rows = list(csv.DictReader((out / "selection.csv").open()))
+    assert len(rows) == len(tags) and (out / "baseline.json").exists()
+    # the paper's pure-RL recipe still runs (no look-ahead data needed)
+    paper = train_agent(_small_cfg(tiny_davis, lookahead_dir, warm_start=False, offline_epochs=0, state="paper",
+                                   action_space="all"), tmp_path / "paper", progress=False)
+    assert [r["checkpoint"] for r in paper["selection"]][-1] == "online-6"
+
+
+def test_warm_start_needs_lookahead_data():
+    from ivosw_bench.errors import AgentConfigError
+
+    with pytest.raises(AgentConfigError, match="warm_start needs look-ahead data"):
+        AgentTrainConfig().check()
 
 
 def _state(n, annotated):
     h = np.zeros(n, np.int64)
     h[annotated] = 1
-    return RoundState(t=1, n_frames=n, quality=np.linspace(0, 1, n), history=h, annotated=list(annotated))
+    return RoundState(t=1, n_frames=n, quality=np.linspace(0, 1, n), history=h, annotated=list(annotated),
+                      rounds=8)
 
 
 def test_agent_strategy(tmp_path):
-    from ivosw_bench.agent.strategy import AgentStrategy, AgentWeightsError
+    from ivosw_bench.agent.strategy import AgentStrategy
+    from ivosw_bench.errors import WeightsError as AgentWeightsError
 
     path = tmp_path / "w.pt"
     save_weights(QNetwork(hidden=8), path, {"state": "both"})
@@ -197,13 +270,17 @@ def test_config_from_options():
     from ivosw_bench.agent.train import AgentConfigError, config_from_options
 
     cfg = config_from_options({"lr": 1e-3, "env_scale": None},
-                              ["reward=eq2", "task_decomposition=false", 'holdout=["bear"]', "state=q"])
+                              ["reward=eq2", "task_decomposition=false", 'holdout=["bear"]', "state=q",
+                               "warm_start=false"])
     assert (cfg.lr, cfg.env_scale, cfg.reward, cfg.task_decomposition, cfg.holdout, cfg.state) == \
-        (1e-3, 1.0, "eq2", False, ["bear"], "q")
+        (1e-3, 0.5, "eq2", False, ["bear"], "q")
+    paper = config_from_options({}, [], preset="paper")
+    assert (paper.state, paper.action_space, paper.window_length, paper.rounds, paper.warm_start) == \
+        ("paper", "all", 25, 6, False)
     with pytest.raises(AgentConfigError, match="unknown agent training option"):
         config_from_options({}, ["nope=1"])
     with pytest.raises(AgentConfigError, match="reward must be one of"):
-        config_from_options({}, ["reward=eq9"])
+        config_from_options({}, ["reward=eq9", "warm_start=false"])
 
 
 def test_shipped_weights_load():
@@ -216,4 +293,4 @@ def test_shipped_weights_load():
     for n in (10, 82):
         assert 0 <= strat.recommend(_state(n, [3])) < n
     meta = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
-    assert meta["config"]["holdout"] == ["bear", "boat", "car-turn", "dance-jump", "kite-walk", "tennis"]
+    assert "command" in meta and "config" in meta  # the record says how the weights were made

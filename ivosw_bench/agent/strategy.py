@@ -1,62 +1,56 @@
-"""The ``agent`` strategy: the trained Bi-LSTM Q-network picks the next frame from (q_t, h_t).
+"""The ``agent`` strategy: the trained Bi-LSTM Q-network picks the next frame from the state.
 
 ``state.quality`` is ground-truth J&F in the oracle setting and the QA network's prediction in the
-wild setting, so the strategy itself never needs ground truth (``needs_oracle = False``).
-
-Re-picking: the paper's agent may choose an already annotated frame (its action space is every
-frame; the diversity reward only discourages repeats). By default this strategy takes the argmax
-over frames *not yet annotated* (like Worst), because the network was trained on 25-frame windows
-and 5 steps, and test videos are 25-91 frames with 8 rounds: a repeat there is out of its training
-distribution and wastes a round. ``allow_repeats=True`` gives the paper's unrestricted argmax.
+wild setting, so the strategy itself never needs ground truth (``needs_oracle = False``). The state
+mode (``paper``: q and h; ``rich``: plus positions, distances, gaps, rounds left; see
+:mod:`.features`) and the action space (``free``: frames not annotated yet; ``all``: any frame, the
+paper's) are those the network was trained with, read from its weights file, so that training and
+use never disagree; ``allow_repeats`` overrides the action space for ablations.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..errors import WeightsError
+from ..strategies.base import RoundState, Strategy
 from ..weights import default_weights
-from ..strategies.base import RoundState, SampleInfo, Strategy
-from .model import load_weights, state_tensor
+from .features import allowed_actions, state_features
+from .model import load_weights, numpy_q_values, numpy_weights
 
 DEFAULT_WEIGHTS = default_weights("agent")
-AgentWeightsError = WeightsError  # the former name
 
 
-def load_agent(path=None) -> tuple[torch.nn.Module, str]:
-    """(Q-network, state mode) from a weights file (default: the shipped one); :class:`WeightsError`
-    naming the path."""
-    net, blob = load_weights(path)
-    return net, str(blob.get("state", "both"))
+def load_agent(path=None):
+    """(network, its saved dict) from a weights file (default: the shipped one); WeightsError naming
+    the path."""
+    return load_weights(path)
 
 
 class AgentStrategy(Strategy):
-    """Argmax of the learned Q values over frames (Yin et al., CVPR 2021)."""
+    """Argmax of the learned Q values over the allowed frames (Yin et al., CVPR 2021)."""
 
     name = "agent"
     needs_oracle = False
-    description = "learned Bi-LSTM double-DQN recommender over per-frame quality and annotation history"
+    description = "learned Bi-LSTM double-DQN recommender over per-frame quality, history and positions"
 
     def __init__(self, seed: int = 0, rounds: int = 8, agent_weights: str | Path | None = None,
-                 allow_repeats: bool = False) -> None:
+                 allow_repeats: bool | None = None) -> None:
         super().__init__(seed, rounds)
         self.weights_path = Path(agent_weights) if agent_weights else DEFAULT_WEIGHTS
-        self.allow_repeats = bool(allow_repeats)
-        self.net, self.state_mode = load_agent(self.weights_path)
+        net, blob = load_agent(self.weights_path)
+        self.state_mode = str(blob.get("state", "paper"))
+        self.action_space = str(blob.get("action_space", "free"))
+        if allow_repeats is not None:
+            self.action_space = "all" if allow_repeats else "free"
+        self._w, self._layers = numpy_weights(net), net.layers
+        self.net = net
 
     def q_values(self, state: RoundState) -> np.ndarray:
-        x = state_tensor(state.quality, state.history, self.state_mode)
-        with torch.inference_mode():
-            return self.net(x.unsqueeze(0))[0].numpy()
+        x = state_features(state.quality, state.history, state.t, state.rounds, self.state_mode)
+        return numpy_q_values(self._w, x, self._layers)
 
     def recommend(self, state: RoundState) -> int:
         q = self.q_values(state).astype(np.float64)
-        if not self.allow_repeats:
-            free = state.unannotated()
-            return int(free[int(np.argmax(q[free]))])
+        q[~allowed_actions(state.history, self.action_space)] = -np.inf
         return int(np.argmax(q))
-
-    def reset(self, sample: SampleInfo) -> None:
-        super().reset(sample)

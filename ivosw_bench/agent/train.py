@@ -1,31 +1,26 @@
-"""Training the agent (Yin et al., CVPR 2021, section 3): random-policy baseline, rewards, double DQN.
+"""Training the agent (Yin et al., CVPR 2021, section 3, and this project's additions).
 
 Pipeline of :func:`train_agent` (every step resumable from ``out_dir``):
 
-1. **Samples**: windows of N' = 25 consecutive frames of every training sequence, each containing
-   the initial scribble frame (:func:`ivosw_bench.agent.env.make_windows`).
-2. **Random-policy baseline** per sample: ``random_runs`` (30) runs of T random frames (repeats
-   allowed, like the Random strategy); for every horizon T' = 1..T the final J&F of the runs gives
-   mu_T' and sigma_T'. ``baseline_fit="t"`` (the paper's "t-distribution") uses
-   ``scipy.stats.t.fit`` -> (df, loc=mu, scale=sigma); ``"normal"`` the sample mean and standard
-   deviation. sigma is floored at ``sigma_floor`` (a sample where every random run ends alike would
-   otherwise give unbounded rewards). Raw runs are stored beside the episode cache
-   (``baseline-T5-runs30-seed0.json``), mu/sigma in ``<out_dir>/baseline.json``; the runs' transitions also seed
-   the replay buffer.
-3. **Rewards** of the step that annotates frame a at step t (the state before has history h):
-   auxiliary (diversity) ``+1 if h[a] == min(h) else -1``; goal (only at the episode end t = T, or at
-   *every* step with ``task_decomposition``: each T' is its own episode end, scored against the
-   random policy at T'): eq. 3 ``(P - (mu + sigma)) / sigma`` (default) or eq. 2 ``P - mu``, with P the
-   window's J&F after the step. ``reward_terms`` picks goal / aux / both (paper Table 5).
-4. **Double Q-learning**: ``y = delta * r + gamma * Q_target(s', argmax_a Q_policy(s', a))`` (no
-   bootstrap after step T), MSE on Q_policy(s)[a], Adam, batch 32, hard target update every
-   ``target_update`` steps, epsilon-greedy from 0.7 to 0.25 linearly over 5000 env steps. The agent
-   may re-pick annotated frames (the paper's action space; the diversity reward discourages it).
+1. **Samples**: whole videos of the training sequences (``window_length`` cuts windows as the paper
+   did), run at ``env_scale``; ``val_sequences`` are kept apart to choose the checkpoint.
+2. **Random-policy baseline** per sample: ``random_runs`` episodes of ``rounds - 1`` uniformly random
+   frames give mu_T' / sigma_T' of the goal reward (:mod:`.rewards`); in parallel over samples,
+   cached beside the episode cache.
+3. **Warm start** (learning from the ceiling, :mod:`.supervised`): with ``lookahead_dir``, the
+   network regresses the paper's reward of every frame the look-ahead tried.
+4. **Offline double DQN** on the look-ahead transitions (oracle states), ``offline_epochs``.
+5. **Online double DQN** with the environment, ``total_steps`` (the paper's recipe, from scratch
+   when ``warm_start`` is off): epsilon-greedy over the same action space the strategy uses, target
+   ``delta * r + gamma * Q_target(s', argmax_a Q_policy(s', a))``, replay buffer, target network.
+6. **Selection**: after the warm start, after the offline epochs and every ``eval_every`` online steps,
+   the greedy policy is rolled out on the validation samples; the checkpoint with the best mean
+   round-AUC there becomes ``agent.pt`` (``selection.csv`` lists every candidate, with Linspace's
+   round-AUC on the same samples for reference).
 
-Resuming: the checkpoint holds the networks, the optimiser, the step/episode counters, the RNG
-states and the curves; the replay buffer is *not* saved: on resume it is re-filled from the
-random-baseline runs (replayed from the episode cache, no backend work), so the first updates after
-a resume see fewer agent transitions than an uninterrupted run would.
+Presets (``--preset``): ``ceiling`` (the default above: rich state, free actions, whole videos, T=8,
+warm start) and ``paper`` (the paper's recipe: (q, h) state, any frame, 25-frame windows, T = 5 steps,
+pure RL, lr 5e-6, epsilon 0.7 -> 0.25).
 """
 from __future__ import annotations
 
@@ -36,7 +31,6 @@ import os
 import platform
 import random
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,85 +38,110 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import AgentConfigError
+from ..files import atomic_open, read_json, write_json
+from .dqn import Replay, Transition, dqn_update
 from .env import AgentEnv, WindowSpec, make_windows
-from .model import STATE_MODES, QNetwork, save_weights, state_tensor
+from .features import STATE_MODES, allowed_actions, n_features, state_features
+from .model import QNetwork, numpy_q_values, numpy_weights, save_weights
+from .rewards import (REWARD_TERMS, REWARDS, aux_reward, epsilon_at, fit_baseline, goal_reward,  # noqa: F401
+                      random_runs, step_reward)
 
-#: held-out davis16-train sequences (evaluation); every other sequence trains
-HOLDOUT = ("bear", "boat", "car-turn", "dance-jump", "kite-walk", "tennis")
-REWARDS = ("eq3", "eq2")
-REWARD_TERMS = ("both", "goal", "aux")
-
-
-from ..errors import AgentConfigError  # noqa: E402,F401 (re-exported)
+#: the folds of the k-fold evaluation over davis16's 25 sequences (5 sequences each)
+SETTINGS = ("oracle", "wild")
+PRESETS = {
+    "ceiling": {},
+    "paper": {"state": "paper", "action_space": "all", "window_length": 25, "rounds": 6, "warm_start": False,
+              "offline_epochs": 0, "total_steps": 10000, "lr": 5e-6, "eps_start": 0.7, "eps_end": 0.25,
+              "eps_decay_steps": 5000, "random_runs": 30, "env_scale": 0.5},
+}
 
 
 @dataclass
 class AgentTrainConfig:
-    """Every hyperparameter of the agent's training; defaults are the paper's values where it has one."""
+    """Every option of the agent's training; the paper's values where it has one are noted."""
 
     # data / environment
-    dataset: str = "davis16-train"
-    sequences: list[str] | None = None       # None: every sequence of the dataset not in ``holdout``
-    holdout: list[str] = field(default_factory=lambda: list(HOLDOUT))
-    window_length: int = 25                  # N' (paper)
+    dataset: str = "davis16-human"
+    sequences: list[str] | None = None       # None: every sequence of the dataset not held out
+    holdout: list[str] = field(default_factory=list)  # never used (the test fold)
+    val_sequences: list[str] | None = None   # chose the checkpoint; None: every 5th training sequence
+    window_length: int | None = None         # None: whole videos (paper: 25-frame windows)
     windows_per_sequence: int = 1
     backend: str = "classic"
     backend_options: dict = field(default_factory=dict)
-    env_scale: float = 1.0                   # < 1: run the environment on downscaled video (speed)
-    cache_dir: str | None = None             # episode cache; None: <out_dir>/cache
+    env_scale: float = 0.5                   # the environment's video scale
+    cache_dir: str | None = None             # episode cache; None: <lookahead_dir>/cache or <out>/cache
+    lookahead_dir: str | None = None         # look-ahead data (warm start, offline DQN)
+    setting: str = "oracle"                  # the state's quality: oracle J&F, or the QA network (wild)
+    quality_weights: str | None = None       # QA checkpoint of the wild setting (None: shipped)
     # episode / rewards
-    T: int = 5                               # steps per training episode (paper)
-    random_runs: int = 30                    # random-policy runs per sample (paper)
-    baseline_fit: str = "t"                  # "t" (paper: t-distribution fit) or "normal" (mean/std)
+    rounds: int = 8                          # T: rounds per episode, rounds - 1 agent steps (paper: 5 steps)
+    random_runs: int = 10                    # random-policy runs per sample (paper: 30)
+    baseline_fit: str = "t"                  # "t" (paper: t-distribution fit) or "normal"
     sigma_floor: float = 0.005
     reward: str = "eq3"                      # eq3: (P-(mu+sigma))/sigma; eq2: P-mu
     reward_terms: str = "both"               # both / goal / aux
-    task_decomposition: bool = True          # every T' = 1..T is an episode end for the goal reward
-    state: str = "both"                      # both / q / h (features the network sees)
-    # double DQN
-    delta: float = 0.1
-    gamma: float = 0.95
-    lr: float = 5e-6
-    batch_size: int = 32
-    eps_start: float = 0.7
-    eps_end: float = 0.25
-    eps_decay_steps: int = 5000
-    total_steps: int = 10000                 # environment steps (agent actions)
-    warmup_steps: int = 0                    # extra random-action steps before learning
-    fill_from_baseline: bool = True          # seed the replay buffer with the random runs
-    replay_size: int = 50000
-    updates_per_step: int = 1
-    target_update: int = 100                 # env steps between hard target-network copies
-    grad_clip: float | None = None
+    task_decomposition: bool = True          # every step is an episode end for the goal reward
+    state: str = "rich"                      # rich / paper (= q and h) / q / h
+    action_space: str = "free"               # free: unannotated frames; all: any frame (paper)
+    # network
     hidden: int = 64
     layers: int = 1
-    # bookkeeping
+    # warm start and offline double DQN (look-ahead data)
+    warm_start: bool = True
+    warm_epochs: int = 60
+    warm_lr: float = 1e-3
+    warm_batch: int = 16
+    offline_epochs: int = 0
+    offline_lr: float = 1e-4
+    # online double DQN
+    delta: float = 0.1
+    gamma: float = 0.95
+    lr: float = 1e-4                         # paper: 5e-6
+    batch_size: int = 32
+    eps_start: float = 0.2                   # paper: 0.7
+    eps_end: float = 0.05                    # paper: 0.25
+    eps_decay_steps: int = 1000              # paper: 5000
+    total_steps: int = 0                     # online environment steps (paper: 10000)
+    replay_size: int = 50000
+    updates_per_step: int = 1
+    target_update: int = 100
+    grad_clip: float | None = 1.0
+    fill_from_baseline: bool = True          # seed the replay buffer with the random runs
+    # selection / bookkeeping
+    eval_every: int = 500                    # online steps between validation rollouts
     seed: int = 0
-    torch_threads: int | None = 1            # the network is tiny: one thread is fastest on a shared CPU
-    checkpoint_every: int = 250              # env steps (checkpoints are written at episode ends)
-    time_limit_s: float | None = None        # stop (checkpointed, resumable) after this much wall time
+    torch_threads: int | None = 1
+    jobs: int | None = None                  # processes for the random baseline (None: all cores)
+    time_limit_s: float | None = None
 
     def check(self) -> None:
-        """Raise :class:`AgentConfigError` (one line) on an invalid option."""
+        """AgentConfigError (one line) on an invalid option."""
         _err = AgentConfigError
-        if self.reward not in REWARDS:
-            raise _err(f"reward must be one of {REWARDS}, not '{self.reward}'")
-        if self.reward_terms not in REWARD_TERMS:
-            raise _err(f"reward_terms must be one of {REWARD_TERMS}, not '{self.reward_terms}'")
-        if self.state not in STATE_MODES:
-            raise _err(f"state must be one of {STATE_MODES}, not '{self.state}'")
-        if self.baseline_fit not in ("t", "normal"):
-            raise _err(f"baseline_fit must be 't' or 'normal', not '{self.baseline_fit}'")
-        if self.T < 1 or self.random_runs < 2 or self.batch_size < 1 or not 0 < self.env_scale <= 1:
-            raise _err("T >= 1, random_runs >= 2, batch_size >= 1 and 0 < env_scale <= 1 are required")
+        choices = {"reward": REWARDS, "reward_terms": REWARD_TERMS, "state": STATE_MODES + ("both",),
+                   "baseline_fit": ("t", "normal"), "action_space": ("free", "all"), "setting": SETTINGS}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise _err(f"{key} must be one of {', '.join(allowed)}, not {getattr(self, key)!r}")
+        if self.rounds < 2 or self.random_runs < 2 or self.batch_size < 1 or not 0 < self.env_scale <= 1:
+            raise _err("rounds >= 2, random_runs >= 2, batch_size >= 1 and 0 < env_scale <= 1 are required")
+        if self.warm_start and not self.lookahead_dir:
+            raise _err("warm_start needs look-ahead data: --lookahead DIR (from 'ivosw-bench lookahead'), "
+                       "or --set warm_start=false")
+        if self.offline_epochs and self.setting != "oracle":
+            raise _err("offline double DQN needs the oracle next states: offline_epochs=0 in the wild setting")
 
 
-def config_from_options(options: dict | None = None, overrides: list[str] | tuple = ()) -> AgentTrainConfig:
-    """An :class:`AgentTrainConfig` from keyword options (``None`` values ignored) and ``KEY=VALUE``
-    strings (VALUE parsed as JSON, else kept as text: ``reward=eq2``, ``task_decomposition=false``,
-    ``holdout=["bear"]``, ``backend_options={"work_scale": 0.5}``). Unknown keys: AgentConfigError."""
+def config_from_options(options: dict | None = None, overrides: list[str] | tuple = (),
+                        preset: str | None = None) -> AgentTrainConfig:
+    """An :class:`AgentTrainConfig` from a preset, keyword options (``None`` values ignored) and
+    ``KEY=VALUE`` strings (VALUE parsed as JSON, else kept as text). Unknown keys: AgentConfigError."""
     fields = {f.name for f in dataclasses.fields(AgentTrainConfig)}
-    kw = {k: v for k, v in (options or {}).items() if v is not None}
+    if preset is not None and preset not in PRESETS:
+        raise AgentConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+    kw = dict(PRESETS.get(preset or "ceiling", {}))
+    kw.update({k: v for k, v in (options or {}).items() if v is not None})
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
@@ -142,138 +161,103 @@ def config_from_options(options: dict | None = None, overrides: list[str] | tupl
     return cfg
 
 
-# ------------------------------------------------------------------------------------------ pieces
-def epsilon_at(step: int, start: float = 0.7, end: float = 0.25, decay_steps: int = 5000) -> float:
-    """Linear epsilon schedule: ``start`` at step 0, ``end`` from ``decay_steps`` on."""
-    if decay_steps <= 0:
-        return end
-    frac = min(1.0, max(0.0, step / decay_steps))
-    return start + frac * (end - start)
-
-
-def aux_reward(action: int, history_before: np.ndarray) -> float:
-    """+1 when the chosen frame is among the least-annotated frames (before this step), else -1."""
-    h = np.asarray(history_before)
-    return 1.0 if h[int(action)] == h.min() else -1.0
-
-
-def goal_reward(P: float, mu: float, sigma: float, kind: str = "eq3") -> float:
-    """eq. 3: ``(P - (mu + sigma)) / sigma``; eq. 2: ``P - mu`` (J&F in [0, 1])."""
-    if kind == "eq3":
-        return (P - (mu + sigma)) / sigma
-    if kind == "eq2":
-        return P - mu
-    raise ValueError(f"unknown reward '{kind}'")
-
-
-def step_reward(t: int, T: int, P: float, action: int, history_before: np.ndarray, mu: np.ndarray,
-                sigma: np.ndarray, reward: str = "eq3", terms: str = "both",
-                decomposition: bool = True) -> tuple[float, float]:
-    """(goal, aux) reward of step ``t`` (1-based) of a T-step episode; ``mu``/``sigma`` are indexed by
-    T'-1. The goal term is 0 except at t = T, or at every t with ``decomposition``; a term switched off
-    by ``terms`` is 0."""
-    goal = aux = 0.0
-    if terms in ("both", "goal") and (decomposition or t == T):
-        goal = goal_reward(P, float(mu[t - 1]), float(sigma[t - 1]), reward)
-    if terms in ("both", "aux"):
-        aux = aux_reward(action, history_before)
-    return goal, aux
-
-
-def fit_baseline(final_jf: np.ndarray, fit: str = "t", sigma_floor: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
-    """``final_jf[runs, T]`` (J&F after T' = 1..T random steps) -> (mu[T], sigma[T])."""
-    final_jf = np.asarray(final_jf, np.float64)
-    mus, sigmas = [], []
-    for col in final_jf.T:
-        mu, sigma = float(col.mean()), float(col.std(ddof=1))
-        if fit == "t" and sigma > 1e-9:
-            from scipy import stats
-
-            try:
-                _, loc, scale = stats.t.fit(col)
-                if np.isfinite(loc) and np.isfinite(scale) and scale > 0:
-                    mu, sigma = float(loc), float(scale)
-            except Exception:  # noqa: BLE001 - a failed fit falls back to mean/std
-                pass
-        mus.append(mu)
-        sigmas.append(max(sigma, sigma_floor))
-    return np.array(mus), np.array(sigmas)
-
-
-def double_q_targets(policy: QNetwork, target: QNetwork, rewards: torch.Tensor, next_states: torch.Tensor,
-                     done: torch.Tensor, delta: float = 0.1, gamma: float = 0.95) -> torch.Tensor:
-    """``delta * r + gamma * Q_target(s', argmax_a Q_policy(s', a))`` (the bootstrap is 0 when done)."""
-    with torch.no_grad():
-        a_next = policy(next_states).argmax(dim=1, keepdim=True)
-        q_next = target(next_states).gather(1, a_next).squeeze(1)
-        return delta * rewards + gamma * (1.0 - done.float()) * q_next
-
-
-class Replay:
-    """Uniform replay buffer of (state[N, 2], action, reward, next state, done); windows of one length."""
-
-    def __init__(self, capacity: int):
-        self.capacity = int(capacity)
-        self.items: list = []
-        self.pos = 0
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def push(self, s: torch.Tensor, a: int, r: float, s2: torch.Tensor, done: bool) -> None:
-        item = (s, int(a), float(r), s2, bool(done))
-        if len(self.items) < self.capacity:
-            self.items.append(item)
-        else:
-            self.items[self.pos] = item
-        self.pos = (self.pos + 1) % self.capacity
-
-    def sample(self, n: int, rng: random.Random):
-        batch = [self.items[rng.randrange(len(self.items))] for _ in range(n)]
-        by_len: dict[int, list] = {}
-        for it in batch:  # one length per batch: keep the most common length
-            by_len.setdefault(it[0].shape[0], []).append(it)
-        batch = max(by_len.values(), key=len)
-        s = torch.stack([b[0] for b in batch])
-        a = torch.tensor([b[1] for b in batch])
-        r = torch.tensor([b[2] for b in batch], dtype=torch.float32)
-        s2 = torch.stack([b[3] for b in batch])
-        d = torch.tensor([b[4] for b in batch])
-        return s, a, r, s2, d
-
-
-def dqn_update(policy: QNetwork, target: QNetwork, opt: torch.optim.Optimizer, batch, delta: float,
-               gamma: float, grad_clip: float | None = None) -> float:
-    s, a, r, s2, d = batch
-    y = double_q_targets(policy, target, r, s2, d, delta, gamma)
-    q = policy(s).gather(1, a.unsqueeze(1)).squeeze(1)
-    loss = torch.nn.functional.mse_loss(q, y)
-    opt.zero_grad()
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
-    opt.step()
-    return float(loss.item())
-
-
 # ------------------------------------------------------------------------------------------ baseline
-def random_runs(env: AgentEnv, runs: int, T: int, seed: int) -> dict:
-    """``runs`` episodes of T uniformly random frames -> {"actions": [runs][T], "jf": [runs][T],
-    "jf0": J&F after the initial scribble}."""
-    rng = np.random.default_rng([seed, zlib.crc32(env.key.encode())])
-    actions, jfs = [], []
-    jf0 = env.reset().jf
-    for _ in range(runs):
-        env.reset()
-        acts = [int(a) for a in rng.integers(env.n_frames, size=T)]
-        actions.append(acts)
-        jfs.append([float(env.step(a).jf) for a in acts])
-    return {"actions": actions, "jf": jfs, "jf0": float(jf0)}
+def _baseline_task(cfg_dict: dict, spec: tuple, cache_dir: str) -> dict:
+    from ..data.davis_layout import open_dataset
+    from ..episode import EpisodeCache
+
+    cfg = AgentTrainConfig(**cfg_dict)
+    env = AgentEnv(open_dataset(cfg.dataset, check=False), WindowSpec(*spec), cfg.backend, cfg.backend_options,
+                   cfg.env_scale, EpisodeCache(path=Path(cache_dir)))
+    t0 = time.perf_counter()
+    runs = random_runs(env, cfg.random_runs, cfg.rounds - 1, cfg.seed)
+    env.save()
+    return {"sample": WindowSpec(*spec).name, "key": env.key, **runs, "seconds": time.perf_counter() - t0}
+
+
+def random_baseline(cfg: AgentTrainConfig, specs: list[WindowSpec], cache_dir: Path, log=None) -> dict:
+    """mu/sigma per sample (keyed by (sequence, scribble_idx) for whole videos, else the window name),
+    computed in parallel and cached in ``cache_dir/baseline-*.json``."""
+    from ..executors import make_executor
+
+    path = cache_dir / f"baseline-r{cfg.rounds}-runs{cfg.random_runs}-seed{cfg.seed}-s{cfg.env_scale:g}.json"
+    data = read_json(path, AgentConfigError) if path.exists() else {}
+    todo = [s for s in specs if s.name not in data]
+    if todo:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tasks = [(dataclasses.asdict(cfg), dataclasses.astuple(s), str(cache_dir)) for s in todo]
+        with make_executor("local", cfg.jobs) as ex:
+            for _, entry in ex.map_unordered(_baseline_task, tasks):
+                data[entry["sample"]] = entry
+                write_json(path, data, indent=None)
+                if log:
+                    log(f"random baseline {entry['sample']}: {entry['seconds']:.0f} s")
+    out = {}
+    for s in specs:
+        e = dict(data[s.name])
+        mu, sigma = fit_baseline(np.array(e["jf"]), cfg.baseline_fit, cfg.sigma_floor)
+        e["mu"], e["sigma"] = mu.tolist(), sigma.tolist()
+        out[s.name] = e
+    return out
+
+
+# ------------------------------------------------------------------------------------------ validation
+def rollout(env: AgentEnv, choose: Callable, rounds: int) -> list[float]:
+    """The sample J&F after rounds 1..T of one episode whose frames ``choose(state) -> frame`` picks."""
+    s = env.reset()
+    jfs = [s.jf]
+    for t in range(1, rounds):
+        s = env.step(choose(s, t))
+        jfs.append(s.jf)
+    return jfs
+
+
+def round_auc(jfs) -> float:
+    from ..results.metrics import round_auc as auc
+
+    return auc(jfs)
+
+
+def linspace_choice(s, t: int, rounds: int, start: int) -> int:
+    """The Linspace strategy's frame (its exact rule) from an environment state."""
+    n = len(s.history)
+    target = (start + int(round(t * n / rounds))) % n
+    free = np.flatnonzero(np.asarray(s.history) == 0)
+    free = free if free.size else np.arange(n)
+    dist = np.minimum(np.abs(free - target), n - np.abs(free - target))
+    return int(free[np.lexsort((-free, dist))[0]])
+
+
+class _Validator:
+    """Greedy rollouts of a network on the validation samples (round-AUC), and Linspace's."""
+
+    def __init__(self, envs: list[AgentEnv], cfg: AgentTrainConfig):
+        self.envs, self.cfg = envs, cfg
+        self.linspace = self._score(self._linspace)
+
+    def _linspace(self, env):
+        start = env.episode.initial_frame
+        return lambda s, t: linspace_choice(s, t, self.cfg.rounds, start)
+
+    def _score(self, make_choose) -> list[float]:
+        return [round_auc(rollout(env, make_choose(env), self.cfg.rounds)) for env in self.envs]
+
+    def score(self, net: QNetwork) -> list[float]:
+        w, layers, c = numpy_weights(net), net.layers, self.cfg
+
+        def make_choose(env):
+            def choose(s, t):
+                q = numpy_q_values(w, state_features(s.quality, s.history, t, c.rounds, c.state), layers)
+                q[~allowed_actions(s.history, c.action_space)] = -np.inf
+                return int(np.argmax(q))
+            return choose
+
+        return self._score(make_choose)
 
 
 # ------------------------------------------------------------------------------------------ training
 class _Trainer:
-    def __init__(self, cfg: AgentTrainConfig, out_dir: Path, quality_fn=None, progress: bool = True,
+    def __init__(self, cfg: AgentTrainConfig, out_dir: Path, progress: bool = True,
                  log: Callable[[str], None] | None = None):
         from ..data.davis_layout import open_dataset
         from ..episode import EpisodeCache
@@ -281,82 +265,60 @@ class _Trainer:
         cfg.check()
         self.cfg, self.out = cfg, Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.quality_fn, self.progress = quality_fn, progress
+        self.progress = progress
         self.log = log or (lambda msg: None)
         self.dataset = open_dataset(cfg.dataset, check=False)
-        seqs = cfg.sequences or [s for s in sorted(self.dataset.sequences) if s not in set(cfg.holdout)]
-        overlap = sorted(set(seqs) & set(cfg.holdout))
+        pool = cfg.sequences or [s for s in sorted(self.dataset.sequences) if s not in set(cfg.holdout)]
+        overlap = sorted(set(pool) & set(cfg.holdout))
         if overlap:
             raise AgentConfigError(f"training sequences overlap the held-out ones: {', '.join(overlap)}")
-        self.sequences = self.dataset.select(None, seqs)
-        self.specs: list[WindowSpec] = make_windows(self.dataset, self.sequences, cfg.windows_per_sequence,
-                                                    cfg.window_length)
-        self.cache = EpisodeCache(path=Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache")
-        self.envs: dict[int, AgentEnv] = {}
-        self.dirty: set[int] = set()
-        self.step_time = 0.0
-        self.step_count = 0
-        self.miss_time = 0.0
+        pool = self.dataset.select(None, pool)
+        val = cfg.val_sequences if cfg.val_sequences is not None else pool[2::5]
+        bad = sorted(set(val) - set(pool))
+        if bad:
+            raise AgentConfigError(f"validation sequences must be training-pool sequences: {', '.join(bad)}")
+        self.val_sequences = list(val)
+        self.sequences = [s for s in pool if s not in set(val)]
+        if not self.sequences:
+            raise AgentConfigError("no training sequences left after the validation split")
+        cache = cfg.cache_dir or (str(Path(cfg.lookahead_dir) / "cache") if cfg.lookahead_dir else str(self.out / "cache"))
+        self.cache_dir = Path(cache)
+        self.cache = EpisodeCache(path=self.cache_dir)
+        self.specs = self._specs(self.sequences)
+        self.val_specs = [WindowSpec(s, i, 0, None) for s, i in self.dataset.samples(self.val_sequences)]
+        self.quality_fn = None
+        if cfg.setting == "wild":
+            from ..quality.learned import LearnedQuality
 
-    # -- environments ------------------------------------------------------------------------------
-    def env(self, i: int) -> AgentEnv:
-        if i not in self.envs:
+            qa = LearnedQuality(weights=cfg.quality_weights, device="cpu")
+            self.quality_fn = lambda frames, pred: qa.model.predict_video(
+                frames, labels=np.asarray(pred.labels), low_res_probs=pred.low_res_probs,
+                probs=None if pred.low_res_probs is not None else pred.probs)[0]
+        self.envs: dict[str, AgentEnv] = {}
+
+    def _specs(self, sequences: list[str]) -> list[WindowSpec]:
+        c = self.cfg
+        if c.window_length is None:
+            return [WindowSpec(s, i, 0, None) for s, i in self.dataset.samples(sequences)]
+        return make_windows(self.dataset, sequences, c.windows_per_sequence, c.window_length)
+
+    def env(self, spec: WindowSpec) -> AgentEnv:
+        if spec.name not in self.envs:
             c = self.cfg
-            self.envs[i] = AgentEnv(self.dataset, self.specs[i], c.backend, c.backend_options, c.env_scale,
-                                    self.cache, self.quality_fn)
-        return self.envs[i]
+            self.envs[spec.name] = AgentEnv(self.dataset, spec, c.backend, c.backend_options, c.env_scale,
+                                            self.cache, self.quality_fn)
+        return self.envs[spec.name]
 
-    def env_step(self, i: int, a: int):
-        env = self.env(i)
-        misses = self.cache.stats.misses
-        t0 = time.perf_counter()
-        s = env.step(a)
-        dt = time.perf_counter() - t0
-        self.step_time += dt
-        self.step_count += 1
-        if self.cache.stats.misses > misses:
-            self.miss_time += dt
-            self.dirty.add(i)
-        return s
+    # -- phases --------------------------------------------------------------------------------
+    def _baselines(self) -> dict:
+        base = random_baseline(self.cfg, self.specs, self.cache_dir, self.log)
+        write_json(self.out / "baseline.json", {k: {f: e[f] for f in ("jf0", "mu", "sigma")} for k, e in base.items()})
+        return base
 
-    def save_cache(self) -> None:
-        for i in sorted(self.dirty):
-            self.envs[i].save()
-        self.dirty.clear()
+    def _lookahead_states(self, sequences):
+        from .supervised import load_states
 
-    # -- baseline ----------------------------------------------------------------------------------
-    def baseline(self, bar=None, task=None) -> dict:
-        c = self.cfg
-        path = self.cache.path / f"baseline-T{c.T}-runs{c.random_runs}-seed{c.seed}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = json.loads(path.read_text()) if path.exists() else {}
-        for i, spec in enumerate(self.specs):
-            env = self.env(i)
-            entry = data.get(env.key)
-            if entry is None or len(entry["jf"]) != c.random_runs or len(entry["jf"][0]) != c.T:
-                t0 = time.perf_counter()
-                misses0, steps0 = self.cache.stats.misses, self.step_count
-                runs = random_runs(_Counting(self, i), c.random_runs, c.T, c.seed)
-                entry = {"sample": spec.name, **runs, "seconds": time.perf_counter() - t0}
-                data[env.key] = entry
-                self.save_cache()
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({k: {f: v for f, v in e.items() if f not in ("mu", "sigma")}
-                                           for k, e in data.items()}))
-                tmp.replace(path)
-                self.log(f"baseline {spec.name}: {time.perf_counter() - t0:.1f}s, "
-                         f"{self.cache.stats.misses - misses0} misses / {self.step_count - steps0} steps")
-            mu, sigma = fit_baseline(np.array(entry["jf"]), c.baseline_fit, c.sigma_floor)
-            entry["mu"], entry["sigma"] = mu.tolist(), sigma.tolist()
-            if bar is not None:
-                bar.update(task, advance=1, description=f"random baseline {spec.name}")
-        return data
-
-    # -- main ---------------------------------------------------------------------------------------
-    def transition_reward(self, t, P, a, h_before, entry) -> tuple[float, float]:
-        c = self.cfg
-        return step_reward(t, c.T, P, a, h_before, np.asarray(entry["mu"]), np.asarray(entry["sigma"]),
-                           c.reward, c.reward_terms, c.task_decomposition)
+        return load_states(self.cfg.lookahead_dir, sequences, self.cfg.setting)
 
     def run(self) -> dict:
         c = self.cfg
@@ -364,221 +326,169 @@ class _Trainer:
             torch.set_num_threads(c.torch_threads)
         torch.manual_seed(c.seed)
         t_start = time.perf_counter()
-        ckpt_path = self.out / "checkpoint.pt"
-        policy = QNetwork(2, c.hidden, c.layers)
-        target = QNetwork(2, c.hidden, c.layers)
-        target.load_state_dict(policy.state_dict())
-        opt = torch.optim.Adam(policy.parameters(), lr=c.lr)
-        rng = np.random.default_rng(c.seed)
-        prng = random.Random(c.seed)
-        step = episode = 0
-        curves: list[dict] = []
-        wall_before = 0.0
-        if ckpt_path.exists():
-            ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-            if _resumable(ck["config"]) != _resumable(dataclasses.asdict(c)):
-                raise AgentConfigError(f"{ckpt_path}: written with another configuration; use a new out_dir")
-            policy.load_state_dict(ck["policy"])
-            target.load_state_dict(ck["target"])
-            opt.load_state_dict(ck["optimizer"])
-            step, episode, curves = ck["step"], ck["episode"], ck["curves"]
-            rng.bit_generator.state = ck["np_rng"]
-            prng.setstate(ck["py_rng"])
-            torch.set_rng_state(ck["torch_rng"])
-            wall_before = ck.get("wall_s", 0.0)
-            self.log(f"resumed from {ckpt_path} at step {step} (episode {episode})")
-        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(c), indent=2))
+        write_json(self.out / "config.json", dataclasses.asdict(c))
+        base = self._baselines()
+        by_sample = {(s.sequence, s.scribble_idx): base[s.name] for s in self.specs if s.length is None}
+        policy = QNetwork(n_features(c.state), c.hidden, c.layers)
+        target = QNetwork(n_features(c.state), c.hidden, c.layers)
+        validator = _Validator([self.env(s) for s in self.val_specs], c)
+        self.log(f"validation: {len(self.val_specs)} samples of {', '.join(self.val_sequences)}; "
+                 f"Linspace round-AUC {np.mean(validator.linspace):.2f}")
+        selection: list[dict] = []
+        record = {"warm_loss": [], "offline_loss": [], "curves": []}
 
-        bar = task = None
-        ctx = _bar(self.progress)
-        with ctx as bar:
-            if bar is not None:
-                task = bar.add_task("random baseline", total=len(self.specs))
-            base = self.baseline(bar, task)
-            entries = [base[self.env(i).key] for i in range(len(self.specs))]
-            (self.out / "baseline.json").write_text(json.dumps(
-                {e["sample"]: {"jf0": e["jf0"], "mu": e["mu"], "sigma": e["sigma"],
-                               "final_jf_mean": float(np.mean(np.array(e["jf"])[:, -1]))} for e in entries},
-                indent=1))
-            replay = Replay(c.replay_size)
-            if c.fill_from_baseline:  # replayed from the cache: no backend work
-                for i, entry in enumerate(entries):
-                    for acts in entry["actions"]:
-                        self._rollout_fixed(i, acts, entry, replay)
-            if bar is not None:
-                bar.update(task, description="training", completed=step, total=c.total_steps)
-            next_ckpt = (step // c.checkpoint_every + 1) * c.checkpoint_every
-            st = self.cache.stats
-            self._rollout0 = (st.hits, st.misses, self.step_time, self.step_count)
-            while step < c.total_steps:
-                if c.time_limit_s and time.perf_counter() - t_start > c.time_limit_s:
-                    self.log(f"time limit {c.time_limit_s:.0f}s reached at step {step}: stopping "
-                             f"(resume with the same out_dir to continue)")
-                    break
-                i = int(rng.integers(len(self.specs)))
-                env, entry = self.env(i), entries[i]
-                s = env.reset()
-                x = state_tensor(s.quality, s.history, c.state)
-                goal_sum = aux_sum = 0.0
-                jfs, acts, ep_losses = [], [], []
-                eps = epsilon_at(step, c.eps_start, c.eps_end, c.eps_decay_steps)
-                for t in range(1, c.T + 1):
-                    eps = epsilon_at(step, c.eps_start, c.eps_end, c.eps_decay_steps)
-                    if step < c.warmup_steps or rng.random() < eps:
-                        a = int(rng.integers(env.n_frames))
-                    else:
-                        with torch.no_grad():
-                            a = int(policy(x.unsqueeze(0))[0].argmax())
-                    h_before = s.history
-                    s = self.env_step(i, a)
-                    x2 = state_tensor(s.quality, s.history, c.state)
-                    goal, aux = self.transition_reward(t, s.jf, a, h_before, entry)
-                    replay.push(x, a, goal + aux, x2, t == c.T)
-                    goal_sum, aux_sum = goal_sum + goal, aux_sum + aux
-                    jfs.append(s.jf)
-                    acts.append(a)
-                    x = x2
-                    step += 1
-                    if step >= c.warmup_steps and len(replay) >= c.batch_size:
-                        for _ in range(c.updates_per_step):
-                            ep_losses.append(dqn_update(policy, target, opt, replay.sample(c.batch_size, prng),
-                                                        c.delta, c.gamma, c.grad_clip))
-                    if step % c.target_update == 0:
-                        target.load_state_dict(policy.state_dict())
-                episode += 1
-                mu_T = entry["mu"][c.T - 1]
-                curves.append({"episode": episode, "step": step, "sample": self.specs[i].name,
-                               "epsilon": round(eps, 4), "reward": goal_sum + aux_sum, "reward_goal": goal_sum,
-                               "reward_aux": aux_sum, "jf0": entry["jf0"], "jf_final": jfs[-1],
-                               "jf_auc": float(np.mean(jfs)), "random_mu": mu_T,
-                               "jf_minus_random": jfs[-1] - mu_T,
-                               "n_unique": len(set(acts)),
-                               "loss": float(np.mean(ep_losses)) if ep_losses else float("nan"),
-                               "actions": " ".join(map(str, acts))})
-                if bar is not None:
-                    recent = curves[-50:]
-                    bar.update(task, completed=step, description=(
-                        f"ep {episode} eps {eps:.2f} R {np.mean([r['reward'] for r in recent]):+.2f} "
-                        f"dJF {np.mean([r['jf_minus_random'] for r in recent]):+.3f} "
-                        f"hit {self.cache.stats.hit_rate:.0%}"))
-                if step >= next_ckpt or step >= c.total_steps:
-                    wall = wall_before + time.perf_counter() - t_start
-                    self._checkpoint(ckpt_path, policy, target, opt, step, episode, curves, rng, prng, wall)
-                    next_ckpt = (step // c.checkpoint_every + 1) * c.checkpoint_every
-        wall = wall_before + time.perf_counter() - t_start
-        save_weights(policy, self.out / "agent.pt", {"state": c.state, "config": dataclasses.asdict(c)})
-        self._checkpoint(ckpt_path, policy, target, opt, step, episode, curves, rng, prng, wall)
-        summary = self._summary(curves, wall, base)
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        def consider(tag: str, step: int) -> None:
+            scores = validator.score(policy)
+            row = {"checkpoint": tag, "step": step, "val_round_auc": float(np.mean(scores)),
+                   "linspace_round_auc": float(np.mean(validator.linspace)),
+                   "val_minus_linspace": float(np.mean(scores) - np.mean(validator.linspace)),
+                   "wall_s": round(time.perf_counter() - t_start, 1)}
+            selection.append(row)
+            save_weights(policy, self.out / f"checkpoint-{tag}.pt", self._extra())
+            self.log(f"checkpoint {tag}: validation round-AUC {row['val_round_auc']:.2f} "
+                     f"(Linspace {row['linspace_round_auc']:.2f})")
+
+        if c.warm_start:
+            from .supervised import state_regret, warm_start
+
+            states = [s for s in self._lookahead_states(self.sequences) if (s.sequence, s.scribble_idx) in by_sample]
+            self.log(f"warm start on {len(states)} look-ahead states")
+            record["warm_loss"] = warm_start(policy, states, by_sample, c, c.warm_epochs, c.warm_lr, c.warm_batch,
+                                             c.seed, self.log)
+            val_states = self._lookahead_states(self.val_sequences)
+            record["warm_val_regret"] = state_regret(policy, val_states, c) if val_states else None
+            consider("warm", 0)
+        if c.offline_epochs:
+            from .supervised import offline_dqn, offline_transitions
+
+            states = [s for s in self._lookahead_states(self.sequences) if (s.sequence, s.scribble_idx) in by_sample]
+            trans = offline_transitions(states, by_sample, c)
+            self.log(f"offline double DQN on {len(trans)} look-ahead transitions")
+            record["offline_loss"] = offline_dqn(policy, target, trans, c, c.offline_epochs, c.offline_lr, c.seed,
+                                                 self.log)
+            consider("offline", 0)
+        if c.total_steps:
+            self._online(policy, target, base, record, consider, t_start)
+        if not selection:
+            consider("init", 0)
+        best = max(selection, key=lambda r: r["val_round_auc"])
+        blob = torch.load(self.out / f"checkpoint-{best['checkpoint']}.pt", map_location="cpu", weights_only=True)
+        with atomic_open(self.out / "agent.pt", "wb") as fh:
+            torch.save(blob, fh)
+        _write_rows(self.out / "selection.csv", selection)
+        write_curves(record["curves"], self.out)
+        summary = {"wall_s": round(time.perf_counter() - t_start, 1), "selected": best, "selection": selection,
+                   "train_sequences": self.sequences, "val_sequences": self.val_sequences,
+                   "n_train_samples": len(self.specs), "warm_loss": record["warm_loss"][-1:] or None,
+                   "warm_val_regret": record.get("warm_val_regret"), "offline_loss": record["offline_loss"][-1:] or None,
+                   "online_steps": len(record["curves"]) and record["curves"][-1]["step"],
+                   "cache": {"hits": self.cache.stats.hits, "misses": self.cache.stats.misses,
+                             "hit_rate": round(self.cache.stats.hit_rate, 4)}}
+        write_json(self.out / "summary.json", summary)
         return summary
 
-    def _rollout_fixed(self, i: int, acts: list[int], entry: dict, replay: Replay) -> None:
+    def _extra(self) -> dict:
         c = self.cfg
-        env = self.env(i)
+        return {"state": c.state, "action_space": c.action_space, "setting": c.setting, "rounds": c.rounds,
+                "config": dataclasses.asdict(c)}
+
+    # -- online double DQN ------------------------------------------------------------------------
+    def _transitions(self, env: AgentEnv, entry: dict, actions: list[int], replay: Replay) -> None:
+        """Replay a finished episode's actions (from the cache) into transitions."""
+        c = self.cfg
         s = env.reset()
-        x = state_tensor(s.quality, s.history, c.state)
-        for t, a in enumerate(acts, start=1):
+        for t, a in enumerate(actions, start=1):
             h_before = s.history
-            s = self.env_step(i, a)
-            x2 = state_tensor(s.quality, s.history, c.state)
-            goal, aux = self.transition_reward(t, s.jf, a, h_before, entry)
-            replay.push(x, a, goal + aux, x2, t == c.T)
-            x = x2
+            x = state_features(s.quality, s.history, t, c.rounds, c.state)
+            s = env.step(a)
+            goal, aux = step_reward(t, c.rounds - 1, s.jf, a, h_before, np.asarray(entry["mu"]),
+                                    np.asarray(entry["sigma"]), c.reward, c.reward_terms, c.task_decomposition)
+            x2 = state_features(s.quality, s.history, t + 1, c.rounds, c.state)
+            replay.push(Transition(x, int(a), goal + aux, x2, allowed_actions(s.history, c.action_space),
+                                   t + 1 >= c.rounds))
 
-    def _checkpoint(self, path, policy, target, opt, step, episode, curves, rng, prng, wall) -> None:
-        self.save_cache()
-        blob = {"config": dataclasses.asdict(self.cfg), "policy": policy.state_dict(),
-                "target": target.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "episode": episode, "curves": curves, "np_rng": rng.bit_generator.state,
-                "py_rng": prng.getstate(), "torch_rng": torch.get_rng_state(), "wall_s": wall}
-        tmp = path.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(path)
-        write_curves(curves, self.out)
-
-    def _rollout_stats(self) -> dict:
-        """Cache hits / misses and seconds per step of the agent's own rollouts (after the baseline)."""
-        h0, m0, t0, n0 = getattr(self, "_rollout0", (0, 0, 0.0, 0))
-        st = self.cache.stats
-        hits, misses, n = st.hits - h0, st.misses - m0, self.step_count - n0
-        return {"hits": hits, "misses": misses, "hit_rate": round(hits / max(1, hits + misses), 4),
-                "seconds_per_env_step": round((self.step_time - t0) / max(1, n), 4)}
-
-    def _summary(self, curves: list[dict], wall: float, base: dict) -> dict:
-        st = self.cache.stats
-        last = curves[-200:] if curves else []
-        first = curves[:200]
-
-        def avg(rows, k):
-            return float(np.mean([r[k] for r in rows])) if rows else float("nan")
-
-        return {
-            "wall_s": round(wall, 1), "steps": curves[-1]["step"] if curves else 0, "episodes": len(curves),
-            "samples": [s.name for s in self.specs], "n_samples": len(self.specs),
-            "cache": {"hits": st.hits, "misses": st.misses, "backend_calls": st.backend_calls,
-                      "hit_rate": round(st.hit_rate, 4), "note": "this process only (a resumed run "
-                      "counts from the resume)"},
-            "cache_agent_rollouts": self._rollout_stats(),
-            "seconds_per_env_step": round(self.step_time / max(1, self.step_count), 4),
-            "seconds_per_env_step_on_miss": round(self.miss_time / max(1, st.misses), 4),
-            "first_200_episodes": {k: avg(first, k) for k in ("reward", "jf_final", "jf_minus_random", "n_unique")},
-            "last_200_episodes": {k: avg(last, k) for k in ("reward", "jf_final", "jf_minus_random", "n_unique")},
-            "random_baseline_mean_mu_T": float(np.mean([e["mu"][-1] for e in base.values()
-                                                        if "mu" in e])) if base else None,
-        }
-
-
-class _Counting:
-    """An env view whose ``step`` goes through the trainer's timing / dirty bookkeeping."""
-
-    def __init__(self, trainer: _Trainer, i: int):
-        self._t, self._i = trainer, i
-        self._env = trainer.env(i)
-
-    def __getattr__(self, name):
-        return getattr(self._env, name)
-
-    def step(self, a):
-        return self._t.env_step(self._i, a)
-
-
-class _bar:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from ..progress import make_bar
-
-        self.bar = make_bar("agent")
-        self.bar.__enter__()
-        return self.bar
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
+    def _online(self, policy, target, base, record, consider, t_start) -> None:
+        c = self.cfg
+        target.load_state_dict(policy.state_dict())
+        opt = torch.optim.Adam(policy.parameters(), lr=c.lr)
+        rng, prng = np.random.default_rng(c.seed), random.Random(c.seed)
+        replay = Replay(c.replay_size)
+        if c.fill_from_baseline and self.quality_fn is None:
+            for spec in self.specs:
+                for acts in base[spec.name]["actions"]:
+                    self._transitions(self.env(spec), base[spec.name], acts, replay)
+        step = episode = 0
+        next_eval = c.eval_every
+        while step < c.total_steps:
+            if c.time_limit_s and time.perf_counter() - t_start > c.time_limit_s:
+                self.log(f"time limit {c.time_limit_s:.0f}s reached at step {step}")
+                break
+            spec = self.specs[int(rng.integers(len(self.specs)))]
+            env, entry = self.env(spec), base[spec.name]
+            s = env.reset()
+            jfs, acts, losses = [s.jf], [], []
+            for t in range(1, c.rounds):
+                eps = epsilon_at(step, c.eps_start, c.eps_end, c.eps_decay_steps)
+                allowed = allowed_actions(s.history, c.action_space)
+                x = state_features(s.quality, s.history, t, c.rounds, c.state)
+                if rng.random() < eps:
+                    a = int(rng.choice(np.flatnonzero(allowed)))
+                else:
+                    with torch.no_grad():
+                        q = policy(torch.from_numpy(x))[0].numpy()
+                    q[~allowed] = -np.inf
+                    a = int(np.argmax(q))
+                h_before = s.history
+                s = env.step(a)
+                goal, aux = step_reward(t, c.rounds - 1, s.jf, a, h_before, np.asarray(entry["mu"]),
+                                        np.asarray(entry["sigma"]), c.reward, c.reward_terms, c.task_decomposition)
+                x2 = state_features(s.quality, s.history, t + 1, c.rounds, c.state)
+                replay.push(Transition(x, a, goal + aux, x2, allowed_actions(s.history, c.action_space),
+                                       t + 1 >= c.rounds))
+                jfs.append(s.jf)
+                acts.append(a)
+                step += 1
+                if len(replay) >= c.batch_size:
+                    for _ in range(c.updates_per_step):
+                        losses.append(dqn_update(policy, target, opt, replay.sample(c.batch_size, prng), c.delta,
+                                                 c.gamma, c.grad_clip))
+                if step % c.target_update == 0:
+                    target.load_state_dict(policy.state_dict())
+            episode += 1
+            env.save()
+            record["curves"].append({"episode": episode, "step": step, "sample": spec.name, "epsilon": round(eps, 4),
+                                     "jf_final": jfs[-1], "round_auc": round_auc(jfs),
+                                     "random_mu": entry["mu"][-1], "jf_minus_random": jfs[-1] - entry["mu"][-1],
+                                     "n_unique": len(set(acts)),
+                                     "loss": float(np.mean(losses)) if losses else float("nan"),
+                                     "actions": " ".join(map(str, acts))})
+            if step >= next_eval or step >= c.total_steps:
+                consider(f"online-{step}", step)
+                next_eval += c.eval_every
 
 
 # ------------------------------------------------------------------------------------------ outputs
-CURVE_FIELDS = ["episode", "step", "sample", "epsilon", "reward", "reward_goal", "reward_aux", "jf0",
-                "jf_final", "jf_auc", "random_mu", "jf_minus_random", "n_unique", "loss", "actions"]
+CURVE_FIELDS = ["episode", "step", "sample", "epsilon", "jf_final", "round_auc", "random_mu", "jf_minus_random",
+                "n_unique", "loss", "actions"]
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    with atomic_open(path, "w") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["checkpoint"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def write_curves(curves: list[dict], out_dir: Path, window: int = 50) -> tuple[Path, Path]:
-    """``curves.csv`` (one row per training episode) and ``curves.png`` (moving averages of the
-    episode reward and of the final J&F vs the random policy, like the paper's Figure 6)."""
+    """``curves.csv`` (one row per online episode) and ``curves.png`` (moving averages of the episode's
+    final J&F against the random policy's, like the paper's Figure 6)."""
     out_dir = Path(out_dir)
     csv_path, png_path = out_dir / "curves.csv", out_dir / "curves.png"
-    tmp = csv_path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CURVE_FIELDS)
+    with atomic_open(csv_path, "w") as fh:
+        w = csv.DictWriter(fh, fieldnames=CURVE_FIELDS, lineterminator="\n")
         w.writeheader()
         for row in curves:
             w.writerow({k: row.get(k) for k in CURVE_FIELDS})
-    tmp.replace(csv_path)
     if curves:
         from matplotlib.figure import Figure
 
@@ -589,54 +499,37 @@ def write_curves(curves: list[dict], out_dir: Path, window: int = 50) -> tuple[P
             n = min(window, len(v))
             return np.convolve(v, np.ones(n) / n, mode="valid"), ep[n - 1:]
 
-        fig = Figure(figsize=(10, 4), dpi=120, layout="constrained")
-        ax1, ax2 = fig.subplots(1, 2)
-        for k, lab in (("reward", "total"), ("reward_goal", "goal"), ("reward_aux", "aux")):
-            y, x = smooth(k)
-            ax1.plot(x, y, label=lab)
-        ax1.set_xlabel("episode")
-        ax1.set_ylabel(f"episode reward (moving mean of {window})")
-        ax1.legend()
+        fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
+        ax = fig.subplots()
         for k, lab in (("jf_final", "agent final J&F"), ("random_mu", "random policy mu_T")):
             y, x = smooth(k)
-            ax2.plot(x, y, label=lab)
-        ax2.set_xlabel("episode")
-        ax2.set_ylabel("J&F after T steps")
-        ax2.legend()
-        fig.savefig(png_path, format="png")
+            ax.plot(x, y, label=lab)
+        ax.set_xlabel("episode")
+        ax.set_ylabel(f"J&F after the last round (moving mean of {window})")
+        ax.legend()
+        with atomic_open(png_path, "wb") as fh:
+            fig.savefig(fh, format="png")
     return csv_path, png_path
 
 
 def export_weights(out_dir: Path, dest: Path, command: str | None = None) -> tuple[Path, Path]:
-    """Copy a finished run's policy to ``dest`` (.pt) with a ``.json`` beside it (command, config,
-    wall time, cache hit rate, final training stats)."""
+    """Copy a finished run's selected policy to ``dest`` (.pt) with a ``.json`` beside it (command,
+    config, selection, wall time)."""
     out_dir, dest = Path(out_dir), Path(dest)
-    summary = json.loads((out_dir / "summary.json").read_text())
-    config = json.loads((out_dir / "config.json").read_text())
+    summary = read_json(out_dir / "summary.json", AgentConfigError)
+    config = read_json(out_dir / "config.json", AgentConfigError)
     blob = torch.load(out_dir / "agent.pt", map_location="cpu", weights_only=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(blob, dest)
+    with atomic_open(dest, "wb") as fh:
+        torch.save(blob, fh)
     meta = {"weights": dest.name, "command": command, "config": config, "training": summary,
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cpu_count": os.cpu_count()}
-    dest.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+            "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count()}
+    write_json(dest.with_suffix(".json"), meta)
     return dest, dest.with_suffix(".json")
 
 
-def train_agent(config: AgentTrainConfig, out_dir, progress: bool = True, quality_fn=None,
+def train_agent(config: AgentTrainConfig, out_dir, progress: bool = True,
                 log: Callable[[str], None] | None = None) -> dict:
-    """Train (or resume) the agent into ``out_dir`` (checkpoint.pt, agent.pt, baseline.json (mu/sigma per sample),
-    curves.csv/png, summary.json, cache/); returns the summary.
-
-    ``quality_fn(frames, prediction) -> q[N]`` replaces the oracle quality (ground-truth J&F) in the
-    state, e.g. a learned QA network for the wild setting (the cache then cannot skip the backend,
-    since the prediction is needed at every step)."""
-    return _Trainer(config, Path(out_dir), quality_fn=quality_fn, progress=progress, log=log).run()
-
-
-def _resumable(config: dict) -> dict:
-    """The options a resume must keep (``total_steps``, ``checkpoint_every``, ``torch_threads``,
-    ``time_limit_s`` may change: e.g. extend a run)."""
-    return {k: v for k, v in config.items() if k not in ("total_steps", "checkpoint_every", "torch_threads",
-                                                       "time_limit_s")}
-
+    """Train the agent into ``out_dir`` (agent.pt = the selected checkpoint, checkpoint-*.pt,
+    selection.csv, baseline.json, curves.csv/png, summary.json); returns the summary."""
+    return _Trainer(config, Path(out_dir), progress=progress, log=log).run()
