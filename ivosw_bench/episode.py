@@ -104,6 +104,7 @@ class Outcome:
     jf_objects: np.ndarray
     labels: np.ndarray | None = None  # only when computed in this call (not from the cache)
     probs: object = None  # the backend's Prediction when computed in this call
+    cues: np.ndarray | None = None  # [T, C] ground-truth-free cues of the prediction (agent.cues)
 
     @property
     def jf(self) -> float:
@@ -115,6 +116,7 @@ class Outcome:
 class _Node:
     jf_objects: np.ndarray  # float32 [T, K]
     scribble: dict | None  # the robot's scribble that led here (None at the root)
+    cues: np.ndarray | None = None  # float16 [T, C] prediction cues (when the episode computes them)
 
 
 @dataclass
@@ -170,7 +172,7 @@ class Episode:
 
     def __init__(self, backend, sequence: str, frames: np.ndarray, gt: np.ndarray, n_objects: int,
                  initial_scribble: dict, cache: EpisodeCache | None = None, key_extra: str = "",
-                 keep_outputs: bool = False, snapshots: int = 4):
+                 keep_outputs: bool = False, snapshots: int = 4, cues: bool = False):
         self.backend, self.sequence = backend, sequence
         self.frames, self.gt, self.n_objects = frames, gt.astype(np.int64), n_objects
         self.initial = initial_scribble
@@ -181,6 +183,7 @@ class Episode:
         self.key = f"{sequence}-{self.n_frames}f-{backend.name}-{digest}{key_extra}"
         self.cache.load(self.key)
         self.keep_outputs = keep_outputs
+        self.with_cues = bool(cues)
         self.initial_frame = protocol.first_scribbled_frame(initial_scribble, where=sequence)
         self.prefix: tuple[int, ...] = ()
         self._synced: tuple[int, ...] | None = None  # annotation prefix the backend has consumed
@@ -222,21 +225,38 @@ class Episode:
 
     def _outcome(self, node: _Node, pred=None) -> Outcome:
         jf = node.jf_objects.astype(np.float64)
-        return Outcome(jf_frames=jf.mean(axis=1), jf_objects=jf,
-                       labels=None if pred is None else self._labels, probs=pred)
+        return Outcome(jf_frames=jf.mean(axis=1), jf_objects=jf, labels=None if pred is None else self._labels,
+                       probs=pred, cues=None if node.cues is None else node.cues.astype(np.float32))
+
+    def _new_node(self, pred, scribble) -> _Node:
+        cues = None
+        if self.with_cues:
+            from .agent.cues import prediction_cues
+
+            cues = prediction_cues(self._labels, pred.low_res_probs).astype(np.float16)
+        return _Node(labels_jf(self.gt, self._labels, self.n_objects), scribble, cues)
+
+    def _ensure_cues(self, node: _Node, pred) -> _Node:
+        """A node cached without cues (an older cache) gets them from the prediction just computed."""
+        if self.with_cues and node.cues is None and pred is not None:
+            from .agent.cues import prediction_cues
+
+            node.cues = prediction_cues(self._labels, pred.low_res_probs).astype(np.float16)
+        return node
 
     # -- API -------------------------------------------------------------------------------------
     def reset(self) -> Outcome:
         self.prefix = ()
         root = (self.key, ())
-        if root in self.cache.nodes and not self.keep_outputs:
+        cached = self.cache.nodes.get(root)
+        if cached is not None and not self.keep_outputs and (cached.cues is not None or not self.with_cues):
             self.cache.stats.hits += 1
-            return self._outcome(self.cache.nodes[root])
+            return self._outcome(cached)
         self.cache.stats.misses += 1
         self.backend.reset(self.sequence, self.frames, self.n_objects)
         self._snapshots.clear()
         pred = self._interact(self.initial, self.initial_frame, ())
-        node = self.cache.nodes.get(root) or _Node(labels_jf(self.gt, self._labels, self.n_objects), None)
+        node = self._ensure_cues(cached, pred) if cached is not None else self._new_node(pred, None)
         self.cache.nodes[root] = node
         return self._outcome(node, pred)
 
@@ -246,18 +266,18 @@ class Episode:
             raise ValueError(f"frame {frame} out of range 0..{self.n_frames - 1}")
         new = self.prefix + (frame,)
         k = (self.key, new)
-        if k in self.cache.nodes and not self.keep_outputs:
+        node = self.cache.nodes.get(k)
+        if node is not None and not self.keep_outputs and (node.cues is not None or not self.with_cues):
             self.cache.stats.hits += 1
             self.prefix = new
-            return self._outcome(self.cache.nodes[k])
+            return self._outcome(node)
         self.cache.stats.misses += 1
         self._sync(self.prefix)
-        node = self.cache.nodes.get(k)
         scribble = node.scribble if node is not None else robot_scribble(
             self.robot, self.sequence, self._labels, self.gt, self.n_objects, frame)
         pred = self._interact(scribble, frame, new)
-        if node is None:
-            node = self.cache.nodes[k] = _Node(labels_jf(self.gt, self._labels, self.n_objects), scribble)
+        node = self._ensure_cues(node, pred) if node is not None else self._new_node(pred, scribble)
+        self.cache.nodes[k] = node
         self.prefix = new
         return self._outcome(node, pred)
 

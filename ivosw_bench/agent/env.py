@@ -53,6 +53,7 @@ class AgentState:
     history: np.ndarray  # [N] int64
     jf: float            # J&F of the window (davisinteractive's: mean over objects of mean over frames)
     t: int               # rounds done (1 after reset)
+    cues: np.ndarray | None = None  # [N, C] ground-truth-free cues of the prediction (agent.cues)
 
 
 def make_windows(dataset, sequences: list[str], per_sequence: int = 1, length: int = 25) -> list[WindowSpec]:
@@ -96,7 +97,7 @@ class AgentEnv:
 
     def __init__(self, dataset, spec: WindowSpec, backend: str = "classic", backend_options: dict | None = None,
                  env_scale: float = 1.0, cache: EpisodeCache | None = None,
-                 quality_fn: QualityFn | None = None):
+                 quality_fn: QualityFn | None = None, cues: bool = True):
         from ..registry import make_backend
 
         self.spec, self.env_scale = spec, float(env_scale)
@@ -109,7 +110,7 @@ class AgentEnv:
         self.episode = Episode(make_backend(backend, **options), spec.sequence, frames, gt, n_obj,
                                scribble, cache=cache,
                                key_extra=f"-w{spec.start}-s{self.env_scale:g}-o{opt_digest}",
-                               keep_outputs=quality_fn is not None)
+                               keep_outputs=quality_fn is not None, cues=cues)
         self.n_frames = len(frames)
         self.history = np.zeros(self.n_frames, np.int64)
         self.t = 0
@@ -127,7 +128,8 @@ class AgentEnv:
             q = np.asarray(outcome.jf_frames, np.float64)
         else:  # wild: the quality network sees frames and the backend's prediction, never GT
             q = np.asarray(self.quality_fn(self.episode.frames, outcome.probs), np.float64).reshape(-1)
-        return AgentState(quality=q.copy(), history=self.history.copy(), jf=outcome.jf, t=self.t)
+        return AgentState(quality=q.copy(), history=self.history.copy(), jf=outcome.jf, t=self.t,
+                          cues=outcome.cues)
 
     def reset(self) -> AgentState:
         outcome = self.episode.reset()

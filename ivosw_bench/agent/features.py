@@ -6,7 +6,9 @@ Two state modes:
 - ``rich``: the paper's state plus what Linspace uses and an LSTM would otherwise have to count
   through up to a hundred steps: whether the frame is annotated, its position, the distance to the
   nearest annotation on each side and to the nearest at all, the length of the unannotated gap it
-  lies in, whether that gap reaches the video's end, the rounds left, and the video's length.
+  lies in, whether that gap reaches the video's end, the rounds left, and the video's length; and
+  the prediction's ground-truth-free cues (:mod:`.cues`: object area, its jumps, flicker,
+  uncertainty), which carry information about errors in the wild setting too.
 
 Distances are fractions of the video length, so one network serves videos of any length.
 """
@@ -17,7 +19,7 @@ import numpy as np
 STATE_MODES = ("rich", "paper", "q", "h")
 ALIASES = {"both": "paper"}  # the name of the paper's state in weights written before "rich" existed
 RICH_FEATURES = ("q", "h", "annotated", "position", "dist_left", "dist_right", "dist_nearest", "gap",
-                 "open_end", "rounds_left", "round", "log_length")
+                 "open_end", "rounds_left", "round", "log_length", "area", "area_jump", "flicker", "uncertainty")
 
 
 def n_features(mode: str) -> int:
@@ -39,8 +41,10 @@ def _sides(annotated_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, np.where(right == n, -1, right)
 
 
-def state_features(quality, history, t: int, rounds: int, mode: str = "rich") -> np.ndarray:
-    """[N, F] float32 features of one state (``t`` rounds done of ``rounds``)."""
+def state_features(quality, history, t: int, rounds: int, mode: str = "rich",
+                   cues: np.ndarray | None = None) -> np.ndarray:
+    """[N, F] float32 features of one state (``t`` rounds done of ``rounds``; ``cues`` [N, 4] from
+    :func:`ivosw_bench.agent.cues.prediction_cues`, zeros when None)."""
     mode = ALIASES.get(mode, mode)
     q = np.asarray(quality, np.float32).reshape(-1)
     h = np.asarray(history, np.float32).reshape(-1)
@@ -68,7 +72,9 @@ def state_features(quality, history, t: int, rounds: int, mode: str = "rich") ->
     cols = [q, np.minimum(h, 3) / 3.0, ann.astype(np.float32), idx / max(n - 1, 1), d_left, d_right,
             np.minimum(d_left, d_right), gap, open_end, np.full(n, (rounds - t) / rounds),
             np.full(n, t / rounds), np.full(n, np.log(max(n, 1)) / 5.0)]
-    return np.stack(cols, 1).astype(np.float32)
+    cue = np.zeros((n, 4), np.float32) if cues is None else np.asarray(cues, np.float32).reshape(n, 4)
+    scale = np.array([1.0, 10.0, 1.0, 2.0], np.float32)  # area jumps are small: bring each to ~[0, 1]
+    return np.concatenate([np.stack(cols, 1), np.clip(cue * scale, 0.0, 1.0)], 1).astype(np.float32)
 
 
 def allowed_actions(history, action_space: str) -> np.ndarray:

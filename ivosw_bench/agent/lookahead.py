@@ -120,25 +120,28 @@ def lookahead_sample(cfg: LookaheadConfig, seq: str, idx: int, policy="greedy", 
         prefix = ep.prefix
         state = {"t": t, "n_frames": n, "prefix": list(prefix), "annotated": list(annotated),
                  "history": history.tolist(), "jf": outcome.jf,
-                 "q_oracle": np.round(outcome.jf_frames, 5).tolist()}
+                 "q_oracle": np.round(outcome.jf_frames, 5).tolist(),
+                 "cues": np.round(outcome.cues, 4).tolist()}
         if qa is not None:
             pred = outcome.probs
             q, _ = qa.predict_video(frames, labels=np.asarray(pred.labels), low_res_probs=pred.low_res_probs,
                                     probs=None if pred.low_res_probs is not None else pred.probs,
                                     n_objects=n_obj)
             state["q_wild"] = np.round(q, 5).tolist()
-        jf_next, q_next, best = np.empty(len(cands)), [], None
+        jf_next, q_next, cues_next, best = np.empty(len(cands)), [], [], None
         for i, f in enumerate(cands):
             ep.prefix = prefix
             out = ep.step(int(f))
             calls += 1
             jf_next[i] = out.jf
             q_next.append(np.round(out.jf_frames, 4).tolist())
+            cues_next.append(np.round(out.cues, 3).tolist())
             if best is None or out.jf > best[0]:
                 best = (out.jf, int(f), out)
         state["candidates"] = cands.tolist()
         state["jf_next"] = np.round(jf_next, 6).tolist()
         state["q_next"] = q_next  # per candidate: the per-frame J&F after it (the next oracle state)
+        state["cues_next"] = cues_next  # per candidate: the prediction's cues after it
         a = _choose(policy, state, cands, jf_next, rng, cfg.rounds)
         states.append(state)
         if a == best[1] and (qa is None or best[2].probs is not None):

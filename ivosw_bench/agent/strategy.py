@@ -15,6 +15,7 @@ import numpy as np
 
 from ..strategies.base import RoundState, Strategy
 from ..weights import default_weights
+from .cues import prediction_cues
 from .features import allowed_actions, state_features
 from .model import load_weights, numpy_q_values, numpy_weights
 
@@ -47,7 +48,12 @@ class AgentStrategy(Strategy):
         self.net = net
 
     def q_values(self, state: RoundState) -> np.ndarray:
-        x = state_features(state.quality, state.history, state.t, state.rounds, self.state_mode)
+        cues = None
+        if self.state_mode == "rich" and state.prediction is not None:
+            pred = state.prediction()
+            if pred is not None:
+                cues = prediction_cues(np.asarray(pred.labels), pred.low_res_probs)
+        x = state_features(state.quality, state.history, state.t, state.rounds, self.state_mode, cues)
         return numpy_q_values(self._w, x, self._layers)
 
     def recommend(self, state: RoundState) -> int:

@@ -37,6 +37,8 @@ class LAState:
     candidates: np.ndarray      # [C] frames tried
     jf_next: np.ndarray         # [C] sample J&F after each
     q_next: list | None         # [C][N] per-frame J&F after each (oracle next states)
+    cues: np.ndarray | None = None   # [N, 4] the prediction's cues (agent.cues)
+    cues_next: list | None = None    # [C][N][4] the cues after each candidate
 
     @property
     def n(self) -> int:
@@ -56,7 +58,8 @@ def load_states(la_dir, sequences: list[str], setting: str = "oracle") -> list[L
             out.append(LAState(d["sequence"], int(d["scribble_idx"]), int(s["t"]), rounds,
                                np.asarray(s[key], np.float32), np.asarray(s["history"], np.int64), float(s["jf"]),
                                np.asarray(s["candidates"], np.int64), np.asarray(s["jf_next"], np.float64),
-                               s.get("q_next")))
+                               s.get("q_next"), None if s.get("cues") is None else np.asarray(s["cues"], np.float32),
+                               s.get("cues_next")))
     return out
 
 
@@ -73,7 +76,7 @@ def rewards(st: LAState, baseline: dict, cfg) -> np.ndarray:
 
 
 def _features(st: LAState, mode: str) -> np.ndarray:
-    return state_features(st.quality, st.history, st.t, st.rounds, mode)
+    return state_features(st.quality, st.history, st.t, st.rounds, mode, st.cues)
 
 
 def warm_start(net, states: list[LAState], baselines: dict, cfg, epochs: int, lr: float, batch: int,
@@ -126,7 +129,8 @@ def offline_transitions(states: list[LAState], baselines: dict, cfg) -> list[Tra
                 continue
             h2 = st.history.copy()
             h2[a] += 1
-            x2 = state_features(st.q_next[i], h2, st.t + 1, st.rounds, cfg.state)
+            c2 = None if st.cues_next is None else st.cues_next[i]
+            x2 = state_features(st.q_next[i], h2, st.t + 1, st.rounds, cfg.state, c2)
             out.append(Transition(x, int(a), float(r[i]), x2, allowed_actions(h2, cfg.action_space), done))
     return out
 

@@ -247,7 +247,7 @@ class _Validator:
 
         def make_choose(env):
             def choose(s, t):
-                q = numpy_q_values(w, state_features(s.quality, s.history, t, c.rounds, c.state), layers)
+                q = numpy_q_values(w, state_features(s.quality, s.history, t, c.rounds, c.state, s.cues), layers)
                 q[~allowed_actions(s.history, c.action_space)] = -np.inf
                 return int(np.argmax(q))
             return choose
@@ -399,11 +399,11 @@ class _Trainer:
         s = env.reset()
         for t, a in enumerate(actions, start=1):
             h_before = s.history
-            x = state_features(s.quality, s.history, t, c.rounds, c.state)
+            x = state_features(s.quality, s.history, t, c.rounds, c.state, s.cues)
             s = env.step(a)
             goal, aux = step_reward(t, c.rounds - 1, s.jf, a, h_before, np.asarray(entry["mu"]),
                                     np.asarray(entry["sigma"]), c.reward, c.reward_terms, c.task_decomposition)
-            x2 = state_features(s.quality, s.history, t + 1, c.rounds, c.state)
+            x2 = state_features(s.quality, s.history, t + 1, c.rounds, c.state, s.cues)
             replay.push(Transition(x, int(a), goal + aux, x2, allowed_actions(s.history, c.action_space),
                                    t + 1 >= c.rounds))
 
@@ -430,7 +430,7 @@ class _Trainer:
             for t in range(1, c.rounds):
                 eps = epsilon_at(step, c.eps_start, c.eps_end, c.eps_decay_steps)
                 allowed = allowed_actions(s.history, c.action_space)
-                x = state_features(s.quality, s.history, t, c.rounds, c.state)
+                x = state_features(s.quality, s.history, t, c.rounds, c.state, s.cues)
                 if rng.random() < eps:
                     a = int(rng.choice(np.flatnonzero(allowed)))
                 else:
@@ -442,7 +442,7 @@ class _Trainer:
                 s = env.step(a)
                 goal, aux = step_reward(t, c.rounds - 1, s.jf, a, h_before, np.asarray(entry["mu"]),
                                         np.asarray(entry["sigma"]), c.reward, c.reward_terms, c.task_decomposition)
-                x2 = state_features(s.quality, s.history, t + 1, c.rounds, c.state)
+                x2 = state_features(s.quality, s.history, t + 1, c.rounds, c.state, s.cues)
                 replay.push(Transition(x, a, goal + aux, x2, allowed_actions(s.history, c.action_space),
                                        t + 1 >= c.rounds))
                 jfs.append(s.jf)
