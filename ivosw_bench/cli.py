@@ -255,14 +255,15 @@ def data_youtube_vos(src, scribbles, out, sequences, val_sequences, split):
 
 @main.command()
 def backends():
-    """Installed backends and whether each can run here."""
+    """Installed backends, whether each can run here, and how (e.g. with random weights)."""
     from .registry import backend_table
 
     table = Table(title="backends (entry-point group ivosw_bench.backends)")
-    for col in ("name", "usable", "missing", "description"):
+    cols = ("name", "usable", "missing", "notes", "description")
+    for col in cols:
         table.add_column(col)
     for row in backend_table():
-        table.add_row(*(escape(row[k]) for k in ("name", "usable", "missing", "description")))
+        table.add_row(*(escape(row[k]) for k in cols))
     out_console.print(table)
 
 

@@ -1,0 +1,56 @@
+"""Running a third-party adapter without its trained weights or without a GPU (tests, plumbing checks).
+
+Two yes/no settings per adapter (MANet and ATNet), looked up like every adapter setting (constructor
+option, ``IVOSW_<METHOD>_<KEY>``, ``[<method>] <key>`` in the backends config file):
+
+* ``random_weights``: build the network of the right architecture with its own random initialisation
+  (drawn from ``seed``) instead of loading a weights file. The masks are meaningless; shapes, memory
+  and time per round are the real ones. ``ivosw-bench backends`` says so.
+* ``cpu_shims``: run the checkout's CUDA-only code on the CPU with the stand-ins of
+  :mod:`backends.cpu_shims`. Off by default: without it the checkout runs as its authors wrote it.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from backends import _checkout as ck
+from backends.cpu_shims import NO_SHIMS, CpuShims, NoShims
+
+RANDOM_WEIGHTS = "random_weights"
+CPU_SHIMS = "cpu_shims"
+
+
+def random_weights(method: str, option=None) -> bool:
+    """Whether ``method`` is asked to run with random weights (no weights file is looked up)."""
+    return ck.flag_setting(method, RANDOM_WEIGHTS, option)
+
+
+def shims(method: str, option=None, **stand_ins) -> NoShims:
+    """:class:`CpuShims` (with ``stand_ins``) when the ``cpu_shims`` setting is on, else :data:`NO_SHIMS`."""
+    return CpuShims(**stand_ins) if ck.flag_setting(method, CPU_SHIMS, option) else NO_SHIMS
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Draw random initialisations from ``seed`` without disturbing the caller's global RNG state."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+def notes(method: str) -> str | None:
+    """What ``ivosw-bench backends`` should say about how ``method`` would run here, or None."""
+    out = []
+    try:
+        if random_weights(method):
+            out.append(f"random weights ({ck.env_name(method, RANDOM_WEIGHTS)}): plumbing only, masks "
+                       "are meaningless")
+        if ck.flag_setting(method, CPU_SHIMS):
+            out.append(f"CPU stand-ins for its CUDA-only code ({ck.env_name(method, CPU_SHIMS)}): slow, "
+                       "for tests")
+    except ck.BackendError as exc:
+        out.append(str(exc))
+    return "; ".join(out) or None
