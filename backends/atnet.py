@@ -214,20 +214,28 @@ class ATNetBackend(Backend):
     description = "ATNet (ECCV 2020, global/local transfer) from your IVOS-ATNet checkout (CUDA)"
 
     @classmethod
-    def _check_built(cls, root) -> None:
+    def _check_built(cls, root, compiled: bool = True) -> None:
+        """The correlation package unzipped in the checkout and (unless CPU shims stand in for it)
+        its compiled ``correlation_cuda`` importable."""
+        import importlib.util
+
         pkg = root / "networks" / "correlation_package"
         if not (pkg / "correlation.py").is_file():
             raise ck.BackendUnavailable(f"unzip and build {root}/networks/correlation_package.zip "
                                         "(IVOS-ATNet README, step 2)")
+        if compiled and importlib.util.find_spec("correlation_cuda") is None:
+            raise ck.BackendUnavailable(f"build {pkg} (IVOS-ATNet README, step 2; see weights/README.md): "
+                                        "the module correlation_cuda is not installed")
 
     @classmethod
     def check_setup(cls) -> None:
         root = ck.find_checkout(METHOD, None, MARKERS, REPO)
         if not plumbing.random_weights(METHOD):
             ck.find_file(METHOD, "weights", None, "ATNet's network parameters", WEIGHT_NAMES, [root])
-        if not plumbing.shims(METHOD).active:
+        shims = plumbing.shims(METHOD)
+        if not shims.active:
             ck.select_device(METHOD, None, cuda_only=CUDA_REASON)
-        cls._check_built(root)
+        cls._check_built(root, compiled=not shims.active)
 
     @classmethod
     def notes(cls) -> str | None:
@@ -242,7 +250,7 @@ class ATNetBackend(Backend):
             METHOD, "weights", weights, "ATNet's network parameters", WEIGHT_NAMES, [self.root])
         self.shims = plumbing.shims(METHOD, cpu_shims, correlation_op=True)
         self.device = "cpu" if self.shims.active else ck.select_device(METHOD, device, cuda_only=CUDA_REASON)
-        self._check_built(self.root)
+        self._check_built(self.root, compiled=not self.shims.active)
         self.threshold, self.proportion = float(threshold), float(proportion)
         self.ckout = ck.IsolatedCheckout(self.root, METHOD)
         try:
@@ -261,6 +269,8 @@ class ATNetBackend(Backend):
             ck.load_weights_into(net, state, self.weights, "ATNet", env)
         self.net = net.to(self.device).eval()
         self.frames = None
+        # this instance's notes (the class method speaks about the settings, for the backends table)
+        self.notes = lambda: plumbing.notes(METHOD, self.random_weights, self.shims.active)
 
     def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
         frames = ck.check_frames(frames, n_objects)

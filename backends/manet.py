@@ -185,6 +185,8 @@ class ManetBackend(Backend):
             load_trained(model, self.weights)
         self.model = model.to(self.device).eval()
         self.frames = None
+        # this instance's notes (the class method speaks about the settings, for the backends table)
+        self.notes = lambda: plumbing.notes(METHOD, self.random_weights, self.shims.active)
 
     def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
         frames = ck.check_frames(frames, n_objects)

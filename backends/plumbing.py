@@ -41,16 +41,19 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def notes(method: str) -> str | None:
-    """What ``ivosw-bench backends`` should say about how ``method`` would run here, or None."""
+def notes(method: str, random: bool | None = None, shimmed: bool | None = None) -> str | None:
+    """What ``ivosw-bench backends`` and a run's config should say about how ``method`` runs: with
+    ``random``/``shimmed`` given (a built backend), about those; else about its settings here."""
     out = []
     try:
-        if random_weights(method):
-            out.append(f"random weights ({ck.env_name(method, RANDOM_WEIGHTS)}): plumbing only, masks "
-                       "are meaningless")
-        if ck.flag_setting(method, CPU_SHIMS):
-            out.append(f"CPU stand-ins for its CUDA-only code ({ck.env_name(method, CPU_SHIMS)}): slow, "
-                       "for tests")
+        random = random_weights(method) if random is None else random
+        shimmed = ck.flag_setting(method, CPU_SHIMS) if shimmed is None else shimmed
     except ck.BackendError as exc:
-        out.append(str(exc))
+        return str(exc)
+    if random:
+        out.append(f"random weights ({ck.env_name(method, RANDOM_WEIGHTS)}): plumbing only, masks are "
+                   "meaningless")
+    if shimmed:
+        out.append(f"CPU stand-ins for its CUDA-only code ({ck.env_name(method, CPU_SHIMS)}): slow, for "
+                   "tests")
     return "; ".join(out) or None

@@ -117,6 +117,7 @@ def run(cfg: RunConfig, progress: Callable | None = None) -> tuple[Path, dict]:
     # build backend and strategy before the run folder exists: a missing checkout or weights file
     # must not leave a half-created run behind
     backend = make_backend(cfg.backend, **cfg.backend_options)
+    config["backend_notes"] = getattr(backend, "notes", lambda: None)()  # e.g. random weights
     wants_dir = getattr(strategy_class(cfg.strategy), "wants_run_dir", False)
     strategy_opts = dict(seed=cfg.seed, rounds=cfg.rounds, **cfg.strategy_options)
     strategy = None if wants_dir else make_strategy(cfg.strategy, **strategy_opts)

@@ -11,7 +11,7 @@ from backends import _checkout as ck
 from backends.base import BackendError, validate_prediction
 from fake_checkouts import fake_atnet, fake_manet
 
-ENV_KEYS = [f"IVOSW_{m}_{k}" for m in ("MANET", "ATNET")
+ENV_KEYS = [f"IVOSW_{m}_{k}" for m in ("MANET", "ATNET", "IPN")
             for k in ("ROOT", "WEIGHTS", "DEVICE", "RANDOM_WEIGHTS", "CPU_SHIMS")]
 
 
@@ -210,3 +210,68 @@ def test_bresenham_is_davisinteractives():
     for _ in range(200):
         pts = rng.integers(-3, 30, (int(rng.integers(1, 5)), 2))
         assert np.array_equal(atnet.bresenham(pts), bresenham(pts))
+
+
+def test_atnet_needs_its_compiled_correlation_unless_shimmed(tmp_path, monkeypatch):
+    """`ivosw-bench backends` said yes on a CUDA machine where the correlation package was unzipped
+    but never built; construction then failed on `import correlation_cuda`."""
+    from backends.atnet import ATNetBackend
+
+    monkeypatch.setattr(ck, "cuda_available", lambda: True)
+    monkeypatch.setenv("IVOSW_ATNET_ROOT", str(fake_atnet(tmp_path)))
+    monkeypatch.setenv("IVOSW_ATNET_RANDOM_WEIGHTS", "1")
+    assert "correlation_cuda is not installed" in ATNetBackend.availability()
+    monkeypatch.setenv("IVOSW_ATNET_CPU_SHIMS", "1")
+    assert ATNetBackend.availability() is None
+
+
+# ------------------------------------------------------------------------------------- GPU check
+def load_gpu_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_check_plans_random_weights_and_refuses_shims(tmp_path, monkeypatch):
+    gpu_check = load_gpu_check()
+    monkeypatch.setattr(ck, "cuda_available", lambda: True)
+    monkeypatch.setenv("IVOSW_MANET_ROOT", str(fake_manet(tmp_path)))
+    options, how = gpu_check.plan("manet")
+    assert options == {} and how.startswith("random weights of the right architecture")
+    assert ck.flag_setting("manet", "random_weights")
+    (tmp_path / "w.pth").write_bytes(b"x")
+    monkeypatch.setenv("IVOSW_MANET_WEIGHTS", str(tmp_path / "w.pth"))
+    monkeypatch.delenv("IVOSW_MANET_RANDOM_WEIGHTS")
+    assert gpu_check.plan("manet") == ({}, "your weights")
+    monkeypatch.setenv("IVOSW_MANET_CPU_SHIMS", "1")
+    options, why = gpu_check.plan("manet")
+    assert options is None and "IVOSW_MANET_CPU_SHIMS" in why
+    options, why = gpu_check.plan("ipn")
+    assert options is None and "IVOSW_IPN_ROOT" in why
+
+
+def test_a_run_records_that_it_used_random_weights(tmp_path, monkeypatch, tiny_davis):
+    """`ivosw-bench run --backend manet` with random weights: the session loop runs the adapter and
+    config.json says the weights were random (the results are not MANet's)."""
+    import json
+
+    from ivosw_bench.session import RunConfig, run
+
+    monkeypatch.setenv("IVOSW_MANET_ROOT", str(fake_manet(tmp_path)))
+    monkeypatch.setenv("IVOSW_MANET_RANDOM_WEIGHTS", "1")
+    monkeypatch.setenv("IVOSW_MANET_CPU_SHIMS", "1")
+    path, summary = run(RunConfig(strategy="linspace", backend="manet", dataset=str(tiny_davis), rounds=2,
+                                  out=str(tmp_path / "runs")))
+    config = json.loads((path / "config.json").read_text())
+    assert config["backend"] == "manet" and "random weights" in config["backend_notes"]
+    assert len(summary["per_sample"]) == 2
+    monkeypatch.delenv("IVOSW_MANET_RANDOM_WEIGHTS")
+    be = manet_backend(tmp_path)  # random weights by option: the instance says so, the settings do not
+    from backends.manet import ManetBackend
+
+    assert ManetBackend.notes().startswith("CPU stand-ins") and be.notes().startswith("random weights")
