@@ -252,25 +252,32 @@ class ATNetBackend(Backend):
         self.device = "cpu" if self.shims.active else ck.select_device(METHOD, device, cuda_only=CUDA_REASON)
         self._check_built(self.root, compiled=not self.shims.active)
         self.threshold, self.proportion = float(threshold), float(proportion)
-        self.ckout = ck.IsolatedCheckout(self.root, METHOD)
-        try:
-            with self.shims.importing():
-                (atnet,) = self.ckout.load("networks.atnet")
-        except Exception as exc:  # noqa: BLE001
-            raise ck.import_error("ATNet", self.root, exc) from exc
+        key = (METHOD, str(self.root), ("random", int(seed)) if self.random_weights else str(self.weights),
+               self.device, self.shims.active)
+        self._shared = plumbing.shared(key, lambda: self._build(seed))
+        self.ckout, self.net = self._shared.ckout, self._shared.model
         import torch
 
         self.torch = torch
+        self.frames = None
+        # this instance's notes (the class method speaks about the settings, for the backends table)
+        self.notes = lambda: plumbing.notes(METHOD, self.random_weights, self.shims.active)
+
+    def _build(self, seed: int) -> plumbing.Shared:
+        """Import the checkout and build the network (random or with the weights file)."""
+        ckout = ck.IsolatedCheckout(self.root, METHOD)
+        try:
+            with self.shims.importing():
+                (atnet,) = ckout.load("networks.atnet")
+        except Exception as exc:  # noqa: BLE001
+            raise ck.import_error("ATNet", self.root, exc) from exc
         with self.shims.running():
-            net = build_network(self.ckout, atnet, seed if self.random_weights else None)
+            net = build_network(ckout, atnet, seed if self.random_weights else None)
         if not self.random_weights:
             env = ck.env_name(METHOD, "weights")
             state = ck.strip_prefix(ck.load_checkpoint(self.weights, "ATNet", env))
             ck.load_weights_into(net, state, self.weights, "ATNet", env)
-        self.net = net.to(self.device).eval()
-        self.frames = None
-        # this instance's notes (the class method speaks about the settings, for the backends table)
-        self.notes = lambda: plumbing.notes(METHOD, self.random_weights, self.shims.active)
+        return plumbing.Shared(ckout=ckout, model=net.to(self.device).eval())
 
     def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
         frames = ck.check_frames(frames, n_objects)
@@ -351,5 +358,5 @@ class ATNetBackend(Backend):
         return Prediction(labels=self.final.copy(), _probs=lazy, info={"round": len(self.annotated)})
 
     def close(self) -> None:
-        self.net = None
+        self.net = self._shared = None
         self.obj_probs = None

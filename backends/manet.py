@@ -169,36 +169,51 @@ class ManetBackend(Backend):
         self.shims = plumbing.shims(METHOD, cpu_shims, pretend_cuda_on_import=True)
         self.device = "cpu" if self.shims.active else ck.select_device(METHOD, device, cuda_only=CUDA_REASON)
         self.knns = int(knns)
-        self.ckout = ck.IsolatedCheckout(self.root, METHOD)
-        try:
-            with self.shims.importing():
-                modules = self.ckout.load("config", "networks.deeplab", "networks.IntVOS",
-                                          argv=argv(knns, max_local_distance))
-        except Exception as exc:  # noqa: BLE001
-            raise ck.import_error("MANet", self.root, exc) from exc
+        key = (METHOD, str(self.root), ("random", int(seed)) if self.random_weights else str(self.weights),
+               self.device, self.shims.active, self.knns, int(max_local_distance))
+        self._shared = plumbing.shared(key, lambda: self._build(seed, max_local_distance))
+        self.ckout, self.model = self._shared.ckout, self._shared.model
         import torch
 
         self.torch = torch
-        with self.ckout.active(), self.shims.running():
+        self.frames = self.embeddings = None
+        # this instance's notes (the class method speaks about the settings, for the backends table)
+        self.notes = lambda: plumbing.notes(METHOD, self.random_weights, self.shims.active)
+
+    def _build(self, seed: int, max_local_distance: int) -> plumbing.Shared:
+        """Import the checkout and build the network (random or with the weights file)."""
+        ckout = ck.IsolatedCheckout(self.root, METHOD)
+        try:
+            with self.shims.importing():
+                modules = ckout.load("config", "networks.deeplab", "networks.IntVOS",
+                                     argv=argv(self.knns, max_local_distance))
+        except Exception as exc:  # noqa: BLE001
+            raise ck.import_error("MANet", self.root, exc) from exc
+        with ckout.active(), self.shims.running():
             model = build_network(modules, seed if self.random_weights else None)
         if not self.random_weights:
             load_trained(model, self.weights)
-        self.model = model.to(self.device).eval()
-        self.frames = None
-        # this instance's notes (the class method speaks about the settings, for the backends table)
-        self.notes = lambda: plumbing.notes(METHOD, self.random_weights, self.shims.active)
+        return plumbing.Shared(ckout=ckout, model=model.to(self.device).eval())
 
     def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
         frames = ck.check_frames(frames, n_objects)
         if frames.shape[0] > MAX_FRAMES:
             raise BackendError(f"MANet's memory holds at most {MAX_FRAMES} frames; the video has {frames.shape[0]}")
+        if not self._same_frames(frames):
+            self.embeddings = None  # else the previous sample's embeddings are still right
         self.sequence, self.frames, self.n_objects = sequence, frames, int(n_objects)
-        self.embeddings = None
         self.global_map: dict = {}
         self.local_maps: tuple[dict, dict] = ({}, {})
         self.n_interaction = 0
         self.labels = None      # [T, H, W] int64 torch (device): test.py's prev_label_storage
         self.logits = None      # [T, K+1, h, w] float32 numpy at the embedding resolution
+
+    def _same_frames(self, frames: np.ndarray) -> bool:
+        """Whether ``frames`` are the video already embedded (episodes replay a sample after a reset)."""
+        old = getattr(self, "frames", None)
+        if old is None or getattr(self, "embeddings", None) is None or old.shape != frames.shape:
+            return False
+        return old is frames or bool(np.array_equal(old, frames))
 
     def _calls(self):
         """Context of every call into the checkout."""
@@ -220,9 +235,10 @@ class ManetBackend(Backend):
         self.embeddings = torch.cat(embs, 0)
 
     def _start(self) -> None:
-        """First round of a sample: embeddings, empty result."""
+        """First round of a sample: embeddings (unless kept from the same video), empty result."""
         T, H, W = self.frames.shape[:3]
-        self._embed()
+        if self.embeddings is None:
+            self._embed()
         _, _, eh, ew = self.embeddings.shape
         self.logits = np.zeros((T, self.n_objects + 1, eh, ew), np.float32)
         self.logits[:, 0] = 1.0
@@ -236,7 +252,7 @@ class ManetBackend(Backend):
         f0 = ck.annotated_frame(scribbles, annotated_frame)
         strokes = per_frame.get(f0, [])
         ck.check_object_ids(strokes, self.n_objects, f0)
-        if self.embeddings is None:
+        if self.labels is None:
             self._start()
         if not strokes:  # nothing new: keep the previous result (test.py does the same)
             return self._prediction()
@@ -289,4 +305,4 @@ class ManetBackend(Backend):
     def close(self) -> None:
         self.embeddings = None
         self.labels = None
-        self.model = None
+        self.model = self._shared = None

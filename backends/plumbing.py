@@ -1,4 +1,4 @@
-"""Running a third-party adapter without its trained weights or without a GPU (tests, plumbing checks).
+"""How the MANet and ATNet adapters get their network: random weights, CPU shims, one copy per process.
 
 Two yes/no settings per adapter (MANet and ATNet), looked up like every adapter setting (constructor
 option, ``IVOSW_<METHOD>_<KEY>``, ``[<method>] <key>`` in the backends config file):
@@ -8,11 +8,16 @@ option, ``IVOSW_<METHOD>_<KEY>``, ``[<method>] <key>`` in the backends config fi
   and time per round are the real ones. ``ivosw-bench backends`` says so.
 * ``cpu_shims``: run the checkout's CUDA-only code on the CPU with the stand-ins of
   :mod:`backends.cpu_shims`. Off by default: without it the checkout runs as its authors wrote it.
+
+Adapters built with the same checkout, weights and device share one imported checkout and one network
+(:func:`shared`): agent training builds a backend per training window, and each used to hold its own
+copy of ResNet-101 (MANet) or two SE-ResNet-50 (ATNet). Per-sample memory stays per backend.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import weakref
+from typing import Callable, Iterator
 
 from backends import _checkout as ck
 from backends.cpu_shims import NO_SHIMS, CpuShims, NoShims
@@ -57,3 +62,22 @@ def notes(method: str, random: bool | None = None, shimmed: bool | None = None) 
         out.append(f"CPU stand-ins for its CUDA-only code ({ck.env_name(method, CPU_SHIMS)}): slow, for "
                    "tests")
     return "; ".join(out) or None
+
+
+class Shared:
+    """What backends built alike share (attributes given by the builder, e.g. ``ckout``, ``model``)."""
+
+    def __init__(self, **parts):
+        self.__dict__.update(parts)
+
+
+_SHARED: "weakref.WeakValueDictionary[tuple, Shared]" = weakref.WeakValueDictionary()
+
+
+def shared(key: tuple, build: Callable[[], Shared]) -> Shared:
+    """The :class:`Shared` built for ``key`` while any backend still holds it, else ``build()``."""
+    found = _SHARED.get(key)
+    if found is None:
+        found = build()
+        _SHARED[key] = found
+    return found

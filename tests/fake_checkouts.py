@@ -54,6 +54,7 @@ class IntVOS(nn.Module):
         self.dynamic_seghead = nn.Identity()
         self.head = nn.Conv2d(4, 4, 1)
     def extract_feature(self, x):
+        CALLS.append(('embed', x.shape[0], None, None))
         return self.feature_extracter(x)
     def _logits(self, label, prev, k, hw):
         lab = F.interpolate(label.float(), size=hw, mode='nearest')[0, 0]

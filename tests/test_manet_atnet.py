@@ -85,8 +85,8 @@ def test_manet_rounds_and_previous_mask_at_video_size(tmp_path):
     p2 = be.interact(r2, 0)
     assert p2.labels[0, 24, 19] == 0 and p2.info["round"] == 2
     kinds = [c[0] for c in intvos.CALLS]
-    assert kinds == ["int"] + ["prop"] * 4 + ["int"] + ["prop"] * 4
-    assert intvos.CALLS[5][3] == (1, 1, H, W)  # previous round's mask on the annotated frame
+    assert kinds == ["embed", "int"] + ["prop"] * 4 + ["int"] + ["prop"] * 4
+    assert intvos.CALLS[6][3] == (1, 1, H, W)  # previous round's mask on the annotated frame
     assert all(c[3] == (1, 1, H, W) for c in intvos.CALLS if c[0] == "prop")
     unchanged = be.interact(scribbles_on(3, T, []), 3)  # nothing to correct: the result stays
     assert (unchanged.labels == p2.labels).all() and be.n_interaction == 2
@@ -117,6 +117,29 @@ def test_manet_probs_upsampled_like_test_py():
     assert p.shape == (3, 2, 48, 64) and np.allclose(p.sum(0), 1, atol=1e-5)
     up = manet.upsample(torch.from_numpy(small[:1]), (48, 64))[0].numpy()
     assert np.allclose(up[:, 0, 0], small[0, :, 0, 0]) and np.allclose(up[:, -1, -1], small[0, :, -1, -1])
+
+
+def test_manet_backends_share_one_network_and_keep_embeddings_of_the_same_video(tmp_path):
+    """Agent training builds a backend per training window (each held a ResNet-101) and replays a
+    sample after every reset (each re-extracted every frame's embedding)."""
+    a, b = manet_backend(tmp_path), manet_backend(tmp_path)
+    assert a.model is b.model and a.ckout is b.ckout
+    assert manet_backend(tmp_path, seed=1).model is not a.model
+    calls = a.ckout["networks.IntVOS"].CALLS
+    calls.clear()
+    video, T = frames(4, 16, 24), 4
+    r1 = scribbles_on(1, T, [stroke([[0.3, 0.5], [0.5, 0.5]], 1)])
+    a.reset("seq", video, 1)
+    first = a.interact(r1, 1).labels
+    a.reset("seq", video.copy(), 1)
+    again = a.interact(r1, 1).labels
+    assert (first == again).all() and [c[0] for c in calls].count("embed") == 1
+    b.reset("other", video[::-1].copy(), 1)  # another video in the other backend: its own state
+    b.interact(r1, 1)
+    assert [c[0] for c in calls].count("embed") == 2 and a.n_interaction == 1
+    a.reset("seq", video[:3], 1)
+    a.interact(scribbles_on(1, 3, [stroke([[0.3, 0.5]], 1)]), 1)
+    assert [c[0] for c in calls].count("embed") == 3
 
 
 # ------------------------------------------------------------------------------------- ATNet
