@@ -271,7 +271,7 @@ class ATNetBackend(Backend):
                 (atnet,) = ckout.load("networks.atnet")
         except Exception as exc:  # noqa: BLE001
             raise ck.import_error("ATNet", self.root, exc) from exc
-        with self.shims.running():
+        with self.shims.running(), plumbing.on_device(self.device):  # ltm_transfer's .cuda() at build
             net = build_network(ckout, atnet, seed if self.random_weights else None)
         if not self.random_weights:
             env = ck.env_name(METHOD, "weights")
@@ -313,7 +313,8 @@ class ATNetBackend(Backend):
         maps_t = torch.from_numpy(pad(maps, self.info)).to(self.device)
         order = propagation_order(self.annotated, now, T, self.proportion)
         (ht, hb), (wl, wr) = self.info
-        with self.ckout.active(), self.shims.running(), torch.no_grad(), quiet_grid_sample():
+        with self.ckout.active(), self.shims.running(), plumbing.on_device(self.device), torch.no_grad(), \
+                quiet_grid_sample():
             seen_now, backward = 0, True
             for t in order:
                 img = self._image(t)

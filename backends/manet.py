@@ -189,7 +189,7 @@ class ManetBackend(Backend):
                                      argv=argv(self.knns, max_local_distance))
         except Exception as exc:  # noqa: BLE001
             raise ck.import_error("MANet", self.root, exc) from exc
-        with ckout.active(), self.shims.running():
+        with ckout.active(), self.shims.running(), plumbing.on_device(self.device):
             model = build_network(modules, seed if self.random_weights else None)
         if not self.random_weights:
             load_trained(model, self.weights)
@@ -222,6 +222,7 @@ class ManetBackend(Backend):
         stack = contextlib.ExitStack()
         stack.enter_context(self.ckout.active())
         stack.enter_context(self.shims.running())
+        stack.enter_context(plumbing.on_device(self.device))
         stack.enter_context(self.torch.no_grad())
         return stack
 

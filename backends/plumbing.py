@@ -46,6 +46,17 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
+def on_device(device: str):
+    """Context in which the checkouts' bare ``.cuda()`` calls land on ``device`` (``cuda:N``), not on
+    cuda:0; nothing for the CPU."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is not None:
+        return torch.cuda.device(dev)
+    return contextlib.nullcontext()
+
+
 def notes(method: str, random: bool | None = None, shimmed: bool | None = None) -> str | None:
     """What ``ivosw-bench backends`` and a run's config should say about how ``method`` runs: with
     ``random``/``shimmed`` given (a built backend), about those; else about its settings here."""

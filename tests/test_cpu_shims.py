@@ -116,3 +116,13 @@ def test_seeded_draws_are_reproducible_and_leave_global_rng_alone():
     with plumbing.seeded(5):
         b = torch.nn.Linear(4, 4).weight.clone()
     assert torch.equal(a, b) and torch.equal(torch.rand(1), expected)
+
+
+def test_checkout_cuda_calls_follow_the_chosen_device():
+    """MANet's and ATNet's bare .cuda() calls go to the current CUDA device: with device cuda:1 they
+    landed on cuda:0 (and ATNet's ltm_transfer keeps a plain tensor attribute that .to() never moves)."""
+    ctx = plumbing.on_device("cuda:1")
+    assert isinstance(ctx, torch.cuda.device) and ctx.idx == 1  # not entered: no GPU here
+    for plain in ("cuda", "cpu"):  # the current device: nothing to switch
+        with plumbing.on_device(plain):
+            pass
