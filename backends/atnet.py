@@ -23,6 +23,7 @@ The round follows the repository's ``eval_davis-framework.py``:
   map dilated with a 5x5 ellipse and Gaussian-blurred (5x5, sigma 6). Strokes are drawn as the
   checkout's ``scribble_to_image``: points ``round(x * W)``, davisinteractive's Bresenham lines, then
   pixel index - 1 (so 0 wraps to the last row/column, a single pixel, as numpy's index -1);
+* ``grid_sample`` (T-Net's local transfer) with corner-aligned sampling, as PyTorch <= 1.2 did;
 * T-Net propagates backward then forward from the annotated frame up to 99% of the way to the nearest
   other annotated frame, blending with the earlier result linearly in the distance (alpha >= 0.5);
 * labels: per pixel the object with the highest probability if above 0.8, else background.
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import warnings
 
 import numpy as np
 
@@ -191,12 +191,24 @@ def no_imagenet_download(ckout: ck.IsolatedCheckout):
 
 
 @contextlib.contextmanager
-def quiet_grid_sample():
-    """Silence PyTorch's warning about grid_sample's default ``align_corners`` (raised twice per
-    propagated frame by the checkout's ltm_transfer.py; its results do not change)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Default grid_sample and affine_grid behavior")
+def grid_sample_as_in_torch_1_2():
+    """``F.grid_sample`` with ``align_corners=True`` unless the caller says otherwise, as in PyTorch
+    <= 1.2, which ATNet was written and trained with: its ltm_transfer.py normalises the sampling grid
+    by ``W - 1`` (corner-aligned) and calls grid_sample without ``align_corners``, whose default
+    became False in PyTorch 1.3 (a warning each call), shifting every warped pixel."""
+    import torch.nn.functional as F
+
+    orig = F.grid_sample
+
+    def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+        return orig(input, grid, mode=mode, padding_mode=padding_mode,
+                    align_corners=True if align_corners is None else align_corners)
+
+    F.grid_sample = grid_sample
+    try:
         yield
+    finally:
+        F.grid_sample = orig
 
 
 def build_network(ckout: ck.IsolatedCheckout, atnet_module, seed: int | None = None):
@@ -314,7 +326,7 @@ class ATNetBackend(Backend):
         order = propagation_order(self.annotated, now, T, self.proportion)
         (ht, hb), (wl, wr) = self.info
         with self.ckout.active(), self.shims.running(), plumbing.on_device(self.device), torch.no_grad(), \
-                quiet_grid_sample():
+                grid_sample_as_in_torch_1_2():
             seen_now, backward = 0, True
             for t in order:
                 img = self._image(t)

@@ -163,7 +163,12 @@ class ATnet(nn.Module):
         return logit, self.encoder_6ch.conv(x[:, :3]).mean((2, 3), keepdim=True)
     def forward_TNet(self, anno3, img, anno6, r2_prev, mask_prev):
         corr = self.corr(r2_prev, r2_prev)
-        CALLS.append(('tnet', len(anno3), tuple(corr.shape)))
+        # ltm_transfer.py's warp: an identity grid normalised by W - 1, grid_sample without align_corners
+        h, w = r2_prev.shape[2:]
+        ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing='ij')
+        grid = torch.stack([2 * xs / (w - 1) - 1, 2 * ys / (h - 1) - 1], -1)[None]
+        warped = nn.functional.grid_sample(r2_prev[:1], grid, mode='bilinear', padding_mode='border')
+        CALLS.append(('tnet', len(anno3), tuple(corr.shape), bool(torch.allclose(warped, r2_prev[:1], atol=1e-5))))
         enc = self.encoder_3ch(img)
         logit = torch.logit(mask_prev.clamp(1e-4, 1 - 1e-4))
         return logit, enc[3]

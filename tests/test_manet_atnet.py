@@ -180,9 +180,28 @@ def test_atnet_rounds_with_correlation_stand_in(tmp_path):
     assert p1.probs.shape == (3, T, H, W)
     tnet = [c for c in net_mod.CALLS if c[0] == "tnet"]
     assert len(tnet) == T - 1 and tnet[0][2][1] == 25  # the stand-in's 5x5 displacements
+    assert all(c[3] for c in tnet)  # the identity warp is the identity: corner-aligned grid_sample
     r2 = scribbles_on(5, T, [stroke([[0.7, 0.5], [0.9, 0.5]], 0)])
     p2 = be.interact(r2, 5)
     assert p2.labels[5, 24, 51] == 0 and p2.labels[2, 24, 51] == 2 and len(be.anno6) == 2
+
+
+def test_grid_sample_defaults_to_corner_alignment_inside_atnet_calls():
+    """ATNet (PyTorch 1.2) normalises its warp grid by W - 1; PyTorch >= 1.3 defaults grid_sample to
+    align_corners=False, so its identity warp blurred and shifted the previous mask."""
+    import torch.nn.functional as F
+
+    from backends.atnet import grid_sample_as_in_torch_1_2
+
+    x = torch.arange(20.0).reshape(1, 1, 4, 5)
+    ys, xs = torch.meshgrid(torch.arange(4.0), torch.arange(5.0), indexing="ij")
+    grid = torch.stack([2 * xs / 4 - 1, 2 * ys / 3 - 1], -1)[None]
+    orig = F.grid_sample
+    assert not torch.allclose(F.grid_sample(x, grid, align_corners=False), x)
+    with grid_sample_as_in_torch_1_2():
+        assert torch.allclose(F.grid_sample(x, grid, padding_mode="border"), x)
+        assert not torch.allclose(F.grid_sample(x, grid, align_corners=False), x)  # explicit wins
+    assert F.grid_sample is orig
 
 
 def upstream_stroke_mask(strokes, hw, obj_id, positive):
