@@ -205,7 +205,7 @@ class ManetBackend(Backend):
         self.global_map: dict = {}
         self.local_maps: tuple[dict, dict] = ({}, {})
         self.n_interaction = 0
-        self.labels = None      # [T, H, W] int64 torch (device): test.py's prev_label_storage
+        self.labels = None      # [T, H, W] uint8 torch (device): test.py's prev_label_storage
         self.logits = None      # [T, K+1, h, w] float32 numpy at the embedding resolution
 
     def _same_frames(self, frames: np.ndarray) -> bool:
@@ -243,7 +243,7 @@ class ManetBackend(Backend):
         _, _, eh, ew = self.embeddings.shape
         self.logits = np.zeros((T, self.n_objects + 1, eh, ew), np.float32)
         self.logits[:, 0] = 1.0
-        self.labels = self.torch.zeros((T, H, W), dtype=self.torch.long, device=self.device)
+        self.labels = self.torch.zeros((T, H, W), dtype=self.torch.uint8, device=self.device)
 
     def interact(self, scribbles: dict, annotated_frame: int) -> Prediction:
         if self.frames is None:
