@@ -317,3 +317,27 @@ def test_a_run_records_that_it_used_random_weights(tmp_path, monkeypatch, tiny_d
     from backends.manet import ManetBackend
 
     assert ManetBackend.notes().startswith("CPU stand-ins") and be.notes().startswith("random weights")
+
+
+def test_gpu_check_round_report_runs_through(tmp_path, monkeypatch, tiny_davis, capsys):
+    """check_one's flow and printout, with the classic backend posing as a CUDA one (no GPU here)."""
+    import ivosw_bench.registry as registry
+    from ivosw_bench.data.davis_layout import open_dataset
+
+    gpu_check = load_gpu_check()
+    for fn in ("reset_peak_memory_stats", "synchronize", "empty_cache"):
+        monkeypatch.setattr(torch.cuda, fn, lambda *a, **k: None)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a, **k: 3 * 2**20)
+    real = registry.make_backend
+
+    def posing(name, **options):
+        backend = real("classic")
+        backend.device = "cuda:0"
+        return backend
+
+    monkeypatch.setattr(registry, "make_backend", posing)
+    ds = open_dataset(tiny_davis, check=False)
+    assert gpu_check.check_one("manet", {}, "random weights (plumbing only)", ds, "two", 2)
+    out = capsys.readouterr().out
+    assert "built in" in out and "round 2 frame" in out and "GPU peak 3 MB" in out
+    assert "later rounds" in out and "(random weights)" in out
