@@ -84,6 +84,17 @@ def env_name(method: str, key: str) -> str:
     return f"IVOSW_{method.upper()}_{key.upper()}"
 
 
+def flag_setting(method: str, key: str, option: Any = None) -> bool:
+    """A yes/no setting (bool, or text 1/true/yes/on, 0/false/no/off); unset is False."""
+    value, where = setting(method, key, option)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise BackendError(f"{key} (from {where}) must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+    return text in ("1", "true", "yes", "on")
+
+
 def find_checkout(method: str, option: Any, markers: Sequence[str], repo_hint: str) -> Path:
     """The user's checkout of ``method``: a folder holding every file in ``markers``.
 

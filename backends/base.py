@@ -113,6 +113,12 @@ class Backend:
         """Raise :class:`BackendUnavailable` naming the one thing missing (checkout, weights, CUDA,
         a package). Default: nothing to check."""
 
+    @classmethod
+    def notes(cls) -> str | None:
+        """What a user should know about how the backend would run here (e.g. random weights), or
+        ``None``. Shown by ``ivosw-bench backends``."""
+        return None
+
     def reset(self, sequence: str, frames: np.ndarray, n_objects: int) -> None:
         """Start a new sample: drop every memory of the previous one."""
         raise NotImplementedError(f"backend '{self.name}' does not implement reset()")

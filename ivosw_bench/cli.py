@@ -209,6 +209,42 @@ def train_agent(out, preset, overrides, export, quiet, holdout, val_sequences, *
             out_console.print(f"wrote {path}")
 
 
+def _warn(messages) -> None:
+    for msg in messages:
+        err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+
+
+@main.command("lookahead")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder of look-ahead files (resumable)")
+@click.option("--dataset", default="davis16-human", show_default=True, help="DAVIS-layout folder or a known name")
+@click.option("--sequences", default=None, help="comma-separated sequences (default: all)")
+@click.option("--backend", default="classic", show_default=True)
+@click.option("--env-scale", default=0.5, show_default=True, type=click.FloatRange(0.05, 1.0),
+              help="video scale of the environment")
+@click.option("--rounds", default=8, show_default=True, type=click.IntRange(2, 16))
+@click.option("--stride", default=2, show_default=True, type=click.IntRange(min=1), help="try every stride-th frame")
+@click.option("--policies", default="greedy", show_default=True, help="greedy, linspace, random (comma-separated)")
+@click.option("--quality-weights", default="default", show_default=True,
+              help="QA checkpoint for the wild-setting state ('default': shipped; 'none': skip)")
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="[default: the machine's cores]")
+@click.option("-q", "--quiet", is_flag=True)
+def lookahead_cmd(out, dataset, sequences, backend, env_scale, rounds, stride, policies, quality_weights, jobs, quiet):
+    """Look-ahead data: at each state of real episodes, the next-round J&F of annotating each frame."""
+    from .agent.lookahead import POLICIES, LookaheadConfig, generate
+    from .progress import run_progress
+
+    pols = _csv(policies) or []
+    bad = [p for p in pols if p not in POLICIES]
+    if bad or not pols:
+        raise click.BadParameter(f"--policies must be among {', '.join(POLICIES)}, not {policies!r}")
+    cfg = LookaheadConfig(dataset=dataset, sequences=_csv(sequences), backend=backend, env_scale=env_scale,
+                          rounds=rounds, stride=stride, policies=pols,
+                          quality_weights=None if quality_weights.lower() == "none" else quality_weights)
+    with run_progress(not quiet) as progress:
+        files = generate(cfg, out, jobs=jobs, progress=progress)
+    out_console.print(f"{len(files)} look-ahead files in {out}")
+
+
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", default=None, type=click.Path(file_okay=False),
@@ -343,14 +379,15 @@ def data_youtube_vos(src, scribbles, out, sequences, val_sequences, split):
 
 @main.command()
 def backends():
-    """Installed backends and whether each can run here."""
+    """Installed backends, whether each can run here, and how (e.g. with random weights)."""
     from .registry import backend_table
 
     table = Table(title="backends (entry-point group ivosw_bench.backends)")
-    for col in ("name", "usable", "missing", "description"):
+    cols = ("name", "usable", "missing", "notes", "description")
+    for col in cols:
         table.add_column(col)
     for row in backend_table():
-        table.add_row(*(escape(row[k]) for k in ("name", "usable", "missing", "description")))
+        table.add_row(*(escape(row[k]) for k in cols))
     out_console.print(table)
 
 

@@ -125,15 +125,17 @@ def make_strategy(name: str, seed: int = 0, rounds: int = 8, **options):
 
 
 def backend_table() -> list[dict[str, str]]:
-    """Every installed backend with whether it can run here and, if not, what is missing."""
+    """Every installed backend with whether it can run here, if not what is missing, and notes on how
+    it would run (e.g. with random weights)."""
     rows = []
     for name in backend_names():
         try:
             cls = backend_class(name)
             missing = cls.availability()
             desc = cls.description
+            notes = cls.notes()
         except RegistryError as exc:
-            missing, desc = str(exc), ""
+            missing, desc, notes = str(exc), "", None
         rows.append({"name": name, "usable": "yes" if not missing else "no",
-                     "missing": missing or "", "description": desc})
+                     "missing": missing or "", "notes": notes or "", "description": desc})
     return rows

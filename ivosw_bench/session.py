@@ -33,7 +33,7 @@ from .errors import BackendError, RunError
 from .episode import Lookahead
 from .quality.base import QualityEstimator
 from .quality.oracle import make_estimator
-from .registry import make_backend, make_strategy, strategy_class
+from .registry import backend_class, make_backend, make_strategy, strategy_class
 from .results.metrics import round_scores, summarize
 from .results.store import RunStore
 from .strategies.base import RoundState, SampleInfo, Strategy
@@ -158,6 +158,7 @@ def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_part
         make_backend(cfg.backend, **cfg.backend_options).close()
         _build_strategy(cfg).close()
     config = run_config(cfg, dataset, sequences, len(samples), run_id)
+    config["backend_notes"] = backend_class(cfg.backend).notes()  # e.g. random weights
     store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite, log=log)
     return RunPlan(cfg, dataset, sequences, samples, store, estimator)
 

@@ -15,7 +15,8 @@ from backends import _checkout as ck
 from backends.base import BackendError, BackendUnavailable, validate_prediction
 
 ENV_KEYS = [f"IVOSW_{m}_{k}" for m in ("MANET", "ATNET", "IPN", "SAM2")
-            for k in ("ROOT", "WEIGHTS", "DEVICE", "CHECKPOINT", "CONFIG", "I_WEIGHTS", "P_WEIGHTS")]
+            for k in ("ROOT", "WEIGHTS", "DEVICE", "CHECKPOINT", "CONFIG", "I_WEIGHTS", "P_WEIGHTS",
+                      "RANDOM_WEIGHTS", "CPU_SHIMS")]
 
 
 @pytest.fixture(autouse=True)
@@ -146,8 +147,11 @@ def test_manet_conversions():
     assert roi[0, 0, 10, 5] == 1 and roi[0, 0, 10, 30] == 0 and roi[0, 0, 10, 7] == -1
     x = manet.preprocess_frame(np.zeros((48, 64, 3), np.uint8))
     assert x.shape == (3, 480, 854) and x.dtype == np.float32
-    labels, probs = manet.outputs(np.random.default_rng(0).normal(size=(3, 2, 12, 16)).astype(np.float32), (48, 64))
-    assert labels.shape == (3, 48, 64) and probs().shape == (2, 3, 48, 64)
+    probs = manet.lazy_probs(np.random.default_rng(0).normal(size=(3, 2, 12, 16)).astype(np.float32), (48, 64))
+    assert probs().shape == (2, 3, 48, 64)
+    manet.check_interaction(8)
+    with pytest.raises(BackendError, match="9 interactions"):
+        manet.check_interaction(9)
 
 
 # ------------------------------------------------------------------------------------- ATNet
