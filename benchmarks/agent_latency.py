@@ -1,89 +1,64 @@
-"""Agent inference latency on CPU: one recommendation for an N-frame video (target < 50 ms at N = 100).
+"""Seconds of the agent's choice as a run pays it (features + prediction cues + NumPy forward), against
+the Worst rule's argmin measured in the same run, for a 100-frame 480p video.
 
-    .venv/bin/python benchmarks/agent_latency.py [--frames 100] [--repeats 200] [--weights PATH]
+    .venv/bin/python benchmarks/agent_latency.py [--weights PATH] [--frames 100] [--repeats 50]
 
-Measures, in the same run: the agent's full ``recommend`` (state tensor + Bi-LSTM forward + masked
-argmax), the bare network forward, and two baselines: the worst-oracle strategy's ``recommend``
-(numpy argmin) and torch's overhead for an empty forward (an ``nn.Identity`` on the same input).
-Prints medians and 90th percentiles in milliseconds and ratios to the baselines.
+The prediction is a synthetic 480p label video (a moving ellipse) with working-resolution
+probabilities, the shape a classic-backend round gives. Writes benchmarks/results/agent_latency.json.
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ivosw_bench.agent.model import QNetwork, save_weights, state_tensor  # noqa: E402
-from ivosw_bench.agent.strategy import DEFAULT_WEIGHTS, AgentStrategy  # noqa: E402
-from ivosw_bench.strategies.base import RoundState  # noqa: E402
-from ivosw_bench.strategies.baselines import WorstOracleStrategy  # noqa: E402
 
 
-def timeit(fn, repeats: int) -> np.ndarray:
-    for _ in range(5):
-        fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return np.array(out) * 1000.0
-
-
-def main(argv=None) -> None:
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default=None, help="agent weights (default: shipped)")
     ap.add_argument("--frames", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=200)
-    ap.add_argument("--weights", default=None, help="agent weights (default: the shipped file, or a random "
-                                                    "network of the same shape when it is absent)")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
-    if not weights.is_file():
-        import tempfile
+    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "agent_latency.json"))
+    args = ap.parse_args()
 
-        weights = Path(tempfile.mkdtemp()) / "random.pt"
-        save_weights(QNetwork(), weights, {"state": "both"})
-        print(f"(no weights at {DEFAULT_WEIGHTS}: timing a random network of the default shape)")
-    n = args.frames
-    rng = np.random.default_rng(0)
-    hist = np.zeros(n, np.int64)
-    hist[rng.choice(n, 4, replace=False)] = 1
-    state = RoundState(t=5, n_frames=n, quality=rng.random(n), history=hist,
-                       annotated=list(np.flatnonzero(hist)))
-    agent = AgentStrategy(agent_weights=weights)
-    worst = WorstOracleStrategy()
-    x = state_tensor(state.quality, state.history).unsqueeze(0)
-    ident = torch.nn.Identity()
+    from backends.base import Prediction
+    from ivosw_bench.agent.strategy import AgentStrategy
+    from ivosw_bench.registry import make_strategy
+    from ivosw_bench.strategies.base import RoundState, SampleInfo
 
-    def forward():
-        with torch.inference_mode():
-            agent.net(x)
+    n, H, W = args.frames, 480, 854
+    yy, xx = np.mgrid[0:H, 0:W]
+    labels = np.stack([(((xx - 200 - 4 * t) / 120.0) ** 2 + ((yy - 240) / 90.0) ** 2 < 1) for t in range(n)]).astype(np.uint8)
+    small = np.stack([1.0 - labels[:, ::2, ::2], labels[:, ::2, ::2]]).astype(np.float32)
+    pred = Prediction(labels=labels, low_res_probs=small)
+    h = np.zeros(n, np.int64)
+    h[[10, 60]] = 1
+    state = RoundState(t=3, n_frames=n, quality=np.random.default_rng(0).random(n), history=h, annotated=[10, 60],
+                       rounds=8, prediction=lambda: pred)
+    agent = AgentStrategy(agent_weights=args.weights)
+    worst = make_strategy("worst-predicted")
+    for s in (agent, worst):
+        s.reset(SampleInfo("synthetic", 1, n, 1, 0))
 
-    def empty():
-        with torch.inference_mode():
-            ident(x)
+    def timed(fn) -> float:
+        fn()
+        t = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+        return float(np.median(t))
 
-    rows = [("agent.recommend", timeit(lambda: agent.recommend(state), args.repeats)),
-            ("agent network forward", timeit(forward, args.repeats)),
-            ("baseline: worst-oracle.recommend", timeit(lambda: worst.recommend(state), args.repeats)),
-            ("baseline: empty torch forward", timeit(empty, args.repeats))]
-    print(f"{n}-frame video, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.repeats} repeats, weights {weights}")
-    for name, t in rows:
-        print(f"  {name:34s} median {np.median(t):8.3f} ms   p90 {np.percentile(t, 90):8.3f} ms")
-    agent_ms = np.median(rows[0][1])
-    print(f"  agent / worst-oracle: {agent_ms / np.median(rows[2][1]):.1f}x;  agent / empty forward: "
-          f"{agent_ms / np.median(rows[3][1]):.1f}x;  target < 50 ms: "
-          f"{'met' if agent_ms < 50 else 'NOT met'}")
+    t_agent, t_worst = timed(lambda: agent.recommend(state)), timed(lambda: worst.recommend(state))
+    res = {"frames": n, "state": agent.state_mode, "agent_median_s": round(t_agent, 5),
+           "worst_median_s": round(t_worst, 6), "ratio_to_worst": round(t_agent / t_worst, 1)}
+    for k, v in res.items():
+        print(f"{k:18s} {v}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
 
 
 if __name__ == "__main__":

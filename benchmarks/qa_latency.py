@@ -1,13 +1,18 @@
-"""Seconds of learned quality estimation (QA network) on all frames of an 80-frame 480p video, on CPU.
+"""What the recommendation costs a run per round: the QA network's estimate and the agent's choice, on
+the path a run takes, against the previous path, on a long 480p video.
 
-    .venv/bin/python benchmarks/qa_latency.py [--dataset davis16-train] [--sequence bus] [--weights PATH]
+    .venv/bin/python benchmarks/qa_latency.py [--dataset davis16-train] [--sequence stroller] [--repeats 3]
 
-Runs the built-in backend's round 1 on the sequence's initial scribble, then times, in the same run:
-the backend's ``interact`` (round 1), the materialisation of its lazy full-resolution probabilities,
-the QA crops, the QA network and the whole ``LearnedQuality.estimate`` (probabilities already
-materialised, so it is the estimator's own cost). Prints each beside the backend's seconds as a ratio.
-Falls back to a synthetic 80-frame 854x480 sequence when the real folder is absent. Uses the shipped
-weights when present (else a randomly initialised network of the same shape: same cost). Writes
+The built-in backend runs round 1 and round 2 on the sequence (its real initial scribble, then the
+robot on the middle frame); on round 2's prediction, in the same process:
+
+- ``run path``: ``LearnedQuality.estimate`` as a run calls it (crops from the backend's working-
+  resolution probabilities, the network in the precision ``auto`` picks), then ``AgentStrategy``'s
+  ``recommend`` on the resulting state (cues from the prediction, NumPy forward);
+- ``previous path``: the estimate as it was (480p probability stack built, crops cut there, float32).
+
+Prints seconds (and per 100 frames), their ratio, the largest and mean |q difference| between the two
+paths (the stated tolerance) and whether the two paths' worst frames agree. Writes
 benchmarks/results/qa_latency.json.
 """
 from __future__ import annotations
@@ -15,101 +20,86 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="davis16-train")
-    ap.add_argument("--sequence", default="bus")
-    ap.add_argument("--backend", default="classic")
-    ap.add_argument("--weights", default=None)
+    ap.add_argument("--sequence", default="stroller")
+    ap.add_argument("--weights", default=None, help="QA checkpoint (default: shipped)")
+    ap.add_argument("--agent-weights", default=None, help="agent weights (default: shipped)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "qa_latency.json"))
     args = ap.parse_args()
 
     import torch
 
     from ivosw_bench import compat
-    from ivosw_bench.data.davis_layout import KNOWN_DATASETS, open_dataset
-    from ivosw_bench.episode import load_sample
+    from ivosw_bench.agent.strategy import AgentStrategy
+    from ivosw_bench.data.davis_layout import open_dataset
+    from ivosw_bench.episode import load_sample, make_robot, robot_scribble
     from ivosw_bench.quality.learned import LearnedQuality
-    from ivosw_bench.quality.model import QAConfig, QualityModel, crop_geometry, default_weights, object_crops
+    from ivosw_bench.quality.model import QualityModel
     from ivosw_bench.registry import make_backend
+    from ivosw_bench.strategies.base import RoundState
 
     compat.apply()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    tmp = None
-    dataset, seq = args.dataset, args.sequence
-    if dataset in KNOWN_DATASETS and dataset != "synthetic" and not KNOWN_DATASETS[dataset].is_dir():
-        from ivosw_bench.data.synthetic import generate
-
-        tmp = tempfile.TemporaryDirectory(prefix="qa-latency-")
-        print(f"{KNOWN_DATASETS[dataset]} absent: using a synthetic 80-frame 854x480 sequence")
-        generate(tmp.name, n_sequences=1, n_frames=80, size=(854, 480), max_objects=1)
-        dataset, seq = tmp.name, "synth-000"
-    ds = open_dataset(dataset, sequences=[seq], check=False)
-    frames, _gt, scribble = load_sample(ds, seq)
-    n_obj = int(ds.sequences[seq]["num_objects"])
-    weights = Path(args.weights) if args.weights else default_weights()
-    if weights.is_file():
-        est, wdesc = LearnedQuality(weights=weights, device="cpu"), str(weights)
-    else:
-        est, wdesc = LearnedQuality(model=QualityModel(QAConfig(), device="cpu")), "random init (no weights file)"
-    cfg = est.model.cfg
-
-    backend = make_backend(args.backend)
-    marked = [i for i, s in enumerate(scribble["scribbles"]) if s][0]
+    ds = open_dataset(args.dataset, sequences=[args.sequence], check=False)
+    seq = args.sequence
+    frames, gt, scribble = load_sample(ds, seq)
+    n, n_obj = len(frames), int(ds.sequences[seq]["num_objects"])
+    backend = make_backend("classic")
     backend.reset(seq, frames, n_obj)
+    first = next(i for i, s in enumerate(scribble["scribbles"]) if s)
     t0 = time.perf_counter()
-    pred = backend.interact(scribble, marked)
+    pred = backend.interact(scribble, first)
     t_backend = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    _ = pred.probs if pred.has_probs else None
-    t_probs = time.perf_counter() - t0
+    pred = backend.interact(robot_scribble(make_robot(), seq, pred.labels, gt, n_obj, n // 2), n // 2)
 
-    est.reset(seq, frames, n_obj)
-    est.estimate(frames, pred)  # warm-up
-    t_crop, t_net, t_est = [], [], []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        crops, _, _, boxes = object_crops(frames, labels=pred.labels, probs=pred.probs if pred.has_probs else None,
-                                          size=cfg.crop_size, n_objects=n_obj, return_boxes=True)
-        geom = crop_geometry(boxes, frames.shape[1], frames.shape[2])
-        t1 = time.perf_counter()
-        est.model.predict_crops(crops, geom)
-        t2 = time.perf_counter()
-        est.estimate(frames, pred)
-        t3 = time.perf_counter()
-        t_crop.append(t1 - t0), t_net.append(t2 - t1), t_est.append(t3 - t2)
-    T, H, W = pred.labels.shape
-    res = {"machine": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-           "dataset": str(ds.root), "sequence": seq, "frames": T, "height": H, "width": W, "objects": n_obj,
-           "weights": wdesc, "depth": cfg.depth, "input_size": cfg.input_size, "crop_size": cfg.crop_size,
-           "backend": args.backend, "backend_round1_s": round(t_backend, 3),
-           "backend_lazy_probs_s": round(t_probs, 3),
-           "qa_crops_s": round(float(np.median(t_crop)), 3), "qa_net_s": round(float(np.median(t_net)), 3),
-           "qa_estimate_s": round(float(np.median(t_est)), 3)}
-    res["qa_over_backend"] = round(res["qa_estimate_s"] / t_backend, 3)
-    res["qa_plus_probs_over_backend"] = round((res["qa_estimate_s"] + t_probs) / t_backend, 3)
-    print(f"{seq}: {T} frames {W}x{H}, {n_obj} object(s); QA ResNet-{cfg.depth} @ {cfg.input_size}px "
-          f"({wdesc}), CPU, {res['torch_threads']} torch threads")
-    print(f"  backend '{args.backend}' round 1 interact : {t_backend:7.3f} s")
-    print(f"  backend lazy full-res probabilities   : {t_probs:7.3f} s  ({t_probs / t_backend:.2f} x backend)")
-    print(f"  QA crops (all frames)                 : {res['qa_crops_s']:7.3f} s")
-    print(f"  QA network (all frames)               : {res['qa_net_s']:7.3f} s")
-    print(f"  QA estimate total (median of {args.repeats})     : {res['qa_estimate_s']:7.3f} s  "
-          f"({res['qa_over_backend']:.2f} x backend; {res['qa_plus_probs_over_backend']:.2f} x with probs)")
+    run_qa = LearnedQuality(weights=args.weights)  # precision "auto", as in a run
+    run_qa.reset(seq, frames, n_obj)
+    old = QualityModel.load(args.weights, device="cpu", precision="fp32")
+    t_run, q_run = best_of(lambda: run_qa.estimate(frames, pred), args.repeats)
+
+    def previous():
+        p = type(pred)(labels=pred.labels, _probs=pred._probs)  # no low-res probabilities: the 480p stack
+        return old.predict_video(frames, probs=p.probs, labels=np.asarray(p.labels), n_objects=n_obj)[0]
+
+    t_prev, q_prev = best_of(previous, args.repeats)
+    h = np.zeros(n, np.int64)
+    h[[first, n // 2]] = 1
+    state = RoundState(t=2, n_frames=n, quality=q_run, history=h, annotated=[first, n // 2], rounds=8,
+                       frames=lambda: frames, prediction=lambda: pred)
+    agent = AgentStrategy(agent_weights=args.agent_weights)
+    t_agent, _ = best_of(lambda: agent.recommend(state), max(5, args.repeats))
+    diff = np.abs(np.asarray(q_run) - np.asarray(q_prev))
+    free = np.flatnonzero(h == 0)
+    res = {"sequence": seq, "n_frames": n, "torch_threads": torch.get_num_threads(),
+           "qa_precision_run_path": run_qa.model.precision, "backend_round1_s": round(t_backend, 3),
+           "qa_run_path_s": round(t_run, 3), "qa_previous_path_s": round(t_prev, 3),
+           "qa_speedup": round(t_prev / t_run, 2), "agent_recommend_s": round(t_agent, 4),
+           "recommendation_s": round(t_run + t_agent, 3),
+           "recommendation_s_per_100_frames": round((t_run + t_agent) * 100 / n, 3),
+           "q_abs_diff_max": round(float(diff.max()), 4), "q_abs_diff_mean": round(float(diff.mean()), 5),
+           "worst_frame_same": bool(free[np.argmin(q_run[free])] == free[np.argmin(q_prev[free])]),
+           "machine": platform.processor() or platform.machine()}
+    for k, v in res.items():
+        print(f"{k:34s} {v}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
-    if tmp is not None:
-        tmp.cleanup()
 
 
 if __name__ == "__main__":

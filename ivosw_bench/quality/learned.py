@@ -20,14 +20,14 @@ class LearnedQuality(QualityEstimator):
     uses_ground_truth = False
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto", batch_size: int = 64,
-                 model: QualityModel | None = None):
+                 model: QualityModel | None = None, precision: str = "auto"):
         """``weights``: a local checkpoint path (default: the shipped ``weights/quality-classic.pt``)."""
         self.batch_size = batch_size
         if model is not None:
             self.model = model
         else:
             path = Path(weights) if weights is not None else default_weights()
-            self.model = QualityModel.load(path, device=device)  # QualityError naming the file
+            self.model = QualityModel.load(path, device=device, precision=precision)  # WeightsError naming the file
         self.last_objects: np.ndarray | None = None
 
     def reset(self, sequence, frames, n_objects, gt=None):
