@@ -463,16 +463,17 @@ def choice_times(runs, out):
 @click.option("--frame-stride", default=1, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--shard", default="0/1", show_default=True, help="i/n: this process's share of the chunks")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="chunks made in parallel")
 @click.option("--out", default="/tmp/qa-data", show_default=True, type=click.Path(file_okay=False))
 @click.option("-q", "--quiet", is_flag=True)
-def qa_samples(dataset, sequences, backend, policies, rounds, size, frame_stride, seed, shard, out, quiet):
+def qa_samples(dataset, sequences, backend, policies, rounds, size, frame_stride, seed, shard, jobs, out, quiet):
     """Generate (resumably) QA training samples: crops + true J&F of a backend's predictions."""
     from .quality.samples import generate_samples
 
     i, n = (int(v) for v in shard.split("/"))
     files = generate_samples(dataset, out, sequences=_csv(sequences), backend=backend,
                              policies=_csv(policies), rounds=rounds, size=size, frame_stride=frame_stride,
-                             seed=seed, shard=(i, n), progress=not quiet)
+                             seed=seed, shard=(i, n), progress=not quiet, jobs=jobs)
     out_console.print(f"{len(files)} chunks in {out}")
 
 

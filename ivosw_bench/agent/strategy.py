@@ -6,12 +6,20 @@ mode (``paper``: q and h; ``rich``: plus positions, distances, gaps, rounds left
 :mod:`.features`) and the action space (``free``: frames not annotated yet; ``all``: any frame, the
 paper's) are those the network was trained with, read from its weights file, so that training and
 use never disagree; ``allow_repeats`` overrides the action space for ablations.
+
+``agent_weights`` may also be a k-fold manifest (``.json``, written by ``scripts/agent_kfold.py``):
+``{"kind": "ivosw-agent-kfold", "folds": [{"test_sequences": [...], "weights": {"<seed>": path}}]}``;
+each sample is then played by the network that never saw its sequence, trained with the run's
+``--seed``, so one run covers every fold of a k-fold evaluation.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import WeightsError
 
 from ..strategies.base import RoundState, Strategy
 from ..weights import default_weights
@@ -39,13 +47,27 @@ class AgentStrategy(Strategy):
                  allow_repeats: bool | None = None) -> None:
         super().__init__(seed, rounds)
         self.weights_path = Path(agent_weights) if agent_weights else DEFAULT_WEIGHTS
-        net, blob = load_agent(self.weights_path)
+        self.allow_repeats = allow_repeats
+        self.folds = _read_manifest(self.weights_path, seed) if self.weights_path.suffix == ".json" else None
+        self._use(self.folds[0][1] if self.folds else self.weights_path)
+
+    def _use(self, path: Path) -> None:
+        net, blob = load_agent(path)
         self.state_mode = str(blob.get("state", "paper"))
         self.action_space = str(blob.get("action_space", "free"))
-        if allow_repeats is not None:
-            self.action_space = "all" if allow_repeats else "free"
+        if self.allow_repeats is not None:
+            self.action_space = "all" if self.allow_repeats else "free"
         self._w, self._layers = numpy_weights(net), net.layers
-        self.net = net
+        self.net, self.active = net, Path(path)
+
+    def reset(self, sample) -> None:
+        super().reset(sample)
+        if self.folds:
+            match = [w for seqs, w in self.folds if sample.sequence in seqs]
+            if not match:
+                raise WeightsError(f"{self.weights_path}: sequence '{sample.sequence}' is in no fold of the manifest")
+            if match[0] != self.active:
+                self._use(match[0])
 
     def q_values(self, state: RoundState) -> np.ndarray:
         cues = None
@@ -60,3 +82,21 @@ class AgentStrategy(Strategy):
         q = self.q_values(state).astype(np.float64)
         q[~allowed_actions(state.history, self.action_space)] = -np.inf
         return int(np.argmax(q))
+
+
+def _read_manifest(path: Path, seed: int) -> list[tuple[set, Path]]:
+    """[(test sequences, weights path for this seed)] of a k-fold manifest; WeightsError naming it."""
+    from ..files import read_json
+
+    data = read_json(path, WeightsError, "k-fold manifest")
+    if not isinstance(data, dict) or data.get("kind") != "ivosw-agent-kfold" or not data.get("folds"):
+        raise WeightsError(f"{path}: not an ivosw-bench k-fold manifest (kind 'ivosw-agent-kfold' with folds)")
+    out = []
+    for fold in data["folds"]:
+        weights = fold.get("weights", {})
+        w = weights.get(str(seed)) if isinstance(weights, dict) else None
+        if w is None:
+            raise WeightsError(f"{path}: a fold has no weights for seed {seed} (has: {', '.join(weights) or 'none'})")
+        w = Path(w) if Path(w).is_absolute() else path.parent / w
+        out.append((set(fold["test_sequences"]), w))
+    return out

@@ -148,10 +148,12 @@ def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences:
                      backend: str = "classic", policies: Iterable[str] = ("worst-oracle", "random", "linspace"),
                      rounds: int = 8, size: int = 128, frame_stride: int = 1, seed: int = 0,
                      shard: tuple[int, int] = (0, 1), time_budget_s: float | None = None,
-                     progress: bool = True, backend_options: dict | None = None) -> list[Path]:
+                     progress: bool = True, backend_options: dict | None = None,
+                     jobs: int = 1) -> list[Path]:
     """Generate (resumably) the QA training chunks of ``sequences`` (default: all) into ``out_dir``.
 
-    ``shard=(i, n)`` takes every n-th pending chunk starting at i (run n processes in parallel);
+    ``jobs`` > 1 makes the chunks in parallel worker processes (:mod:`ivosw_bench.executors`);
+    ``shard=(i, n)`` takes every n-th pending chunk starting at i (processes on several machines);
     ``time_budget_s`` stops starting new chunks after that many seconds. Returns the chunk files present.
     """
     from .. import compat
@@ -166,6 +168,9 @@ def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences:
     specs = plan_chunks(seqs, policies, seed)
     specs = [s for i, s in enumerate(specs) if i % shard[1] == shard[0]]
     todo = [s for s in specs if not (out / chunk_name(s.sequence, s.policy, s.seed)).exists()]
+    if jobs > 1 and todo:
+        _parallel_chunks(ds, todo, backend, backend_options, rounds, size, frame_stride, out, jobs, progress)
+        todo = []
     be = make_backend(backend, **(backend_options or {}))
     start = time.perf_counter()
     bar = None
@@ -194,6 +199,40 @@ def generate_samples(dataset="davis16-train", out_dir="/tmp/qa-data", sequences:
             "size": size, "frame_stride": frame_stride, "seed": seed}
     write_json(out / "generation.json", info)
     return chunk_files(out)
+
+
+def _chunk_task(root: str, spec: "ChunkSpec", backend: str, options: dict | None, rounds: int, size: int,
+                frame_stride: int, out: str) -> str:
+    from ..data.davis_layout import open_dataset
+    from ..registry import make_backend
+
+    ds = open_dataset(root, sequences=[spec.sequence], check=False)
+    arrays = generate_chunk(ds, spec, make_backend(backend, **(options or {})), rounds=rounds, size=size,
+                            frame_stride=frame_stride)
+    path = Path(out) / chunk_name(spec.sequence, spec.policy, spec.seed)
+    write_chunk(path, arrays)
+    return str(path)
+
+
+def _parallel_chunks(ds, todo, backend, options, rounds, size, frame_stride, out: Path, jobs: int, progress) -> None:
+    from ..executors import make_executor
+
+    tasks = [(str(ds.root), s, backend, options, rounds, size, frame_stride, str(out)) for s in todo]
+    bar = None
+    if progress:
+        from ..progress import make_bar
+
+        bar = make_bar("qa-samples")
+        bar.start()
+        task = bar.add_task("", total=len(tasks))
+    try:
+        with make_executor("local", jobs) as ex:
+            for _, path in ex.map_unordered(_chunk_task, tasks):
+                if bar is not None:
+                    bar.update(task, advance=1, description=Path(path).name)
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def load_chunks(data_dir, sequences: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
