@@ -181,7 +181,8 @@ def generate(cfg: LookaheadConfig, out_dir, jobs: int | None = None, progress=No
     write_json(info, {"config_key": cfg.key(), "config": asdict(cfg)})
     ds = open_dataset(cfg.dataset, check=False)
     seqs = ds.select(None, cfg.sequences)
-    todo = [(s, i, p) for s, i in ds.samples(seqs) for p in cfg.policies
+    # scribble-set-major: a generation stopped early still covers every sequence
+    todo = [(s, i, p) for s, i in sorted(ds.samples(seqs), key=lambda x: (x[1], x[0])) for p in cfg.policies
             if not sample_file(out, s, i, p).exists()]
     if progress:
         progress("step", total=len(todo), name="look-ahead", description="")
