@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import zlib
 from pathlib import Path
 
@@ -60,3 +62,63 @@ def davis16() -> Path:
     if not DAVIS16.is_dir():
         pytest.skip(f"real data not present ({DAVIS16})")
     return DAVIS16
+
+
+# -- helpers shared by several test modules (import them: ``from conftest import invoke``) -------
+def invoke(*args):
+    """The CLI in-process (exceptions propagate)."""
+    from click.testing import CliRunner
+
+    from ivosw_bench.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result, *needles):
+    """Assert exit status 2 and one line 'error: ...' containing every needle; return the line."""
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    for n in needles:
+        assert str(n) in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def stroke(points, oid):
+    return {"path": points, "object_id": oid, "start_time": 0.0, "end_time": 1.0}
+
+
+def scribbles_on(frame, n_frames, strokes):
+    s = [[] for _ in range(n_frames)]
+    s[frame] = strokes
+    return {"scribbles": s, "sequence": "seq"}
+
+
+def _find(*names):
+    for n in names:
+        p = shutil.which(n)
+        if p:
+            return p
+    return None
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by Selenium (skipped with the reason when it is not installed)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    chrome = os.environ.get("CHROMIUM") or _find("chromium", "chromium-browser", "google-chrome")
+    driver_bin = os.environ.get("CHROMEDRIVER") or _find("chromedriver", "chromium-driver")
+    if not chrome or not driver_bin:
+        pytest.skip("no headless Chromium: apt-get install -y chromium chromium-driver "
+                    f"(found browser={chrome}, driver={driver_bin})")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1000", "--no-first-run", "--no-default-browser-check"):
+        opts.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(executable_path=driver_bin), options=opts)
+    drv.set_page_load_timeout(30)
+    yield drv
+    drv.quit()

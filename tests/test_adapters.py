@@ -13,6 +13,7 @@ import pytest
 
 from backends import _checkout as ck
 from backends.base import BackendError, BackendUnavailable, validate_prediction
+from conftest import scribbles_on, stroke
 
 ENV_KEYS = [f"IVOSW_{m}_{k}" for m in ("MANET", "ATNET", "IPN", "SAM2")
             for k in ("ROOT", "WEIGHTS", "DEVICE", "CHECKPOINT", "CONFIG", "I_WEIGHTS", "P_WEIGHTS",
@@ -33,14 +34,6 @@ def write(path, text=""):
     return path
 
 
-def stroke(points, oid):
-    return {"path": points, "object_id": oid, "start_time": 0.0, "end_time": 1.0}
-
-
-def scribbles_on(frame, n_frames, strokes):
-    s = [[] for _ in range(n_frames)]
-    s[frame] = strokes
-    return {"scribbles": s, "sequence": "seq"}
 
 
 # ------------------------------------------------------------------------------------- helpers

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ivosw_bench.agent.dqn import Transition, double_q_targets, pad
+from ivosw_bench.agent.dqn import double_q_targets, pad
 from ivosw_bench.agent.features import RICH_FEATURES, allowed_actions, state_features
 from ivosw_bench.agent.model import (QNetwork, load_weights, numpy_q_values, numpy_weights, save_weights,
                                      state_tensor)

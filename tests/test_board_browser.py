@@ -8,7 +8,6 @@ skipped with the reason otherwise. A screenshot goes to /tmp/leaderboard.png
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -22,34 +21,6 @@ pytestmark = pytest.mark.browser
 SHOT = os.environ.get("IVOSW_BOARD_SCREENSHOT", "/tmp/leaderboard.png")
 KEYS = [("bear", 1), ("boat", 1), ("car-turn", 1), ("dance-jump", 1), ("kite-walk", 1)]
 
-
-def _find(*names):
-    for n in names:
-        p = shutil.which(n)
-        if p:
-            return p
-    return None
-
-
-@pytest.fixture
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-    chrome = os.environ.get("CHROMIUM") or _find("chromium", "chromium-browser", "google-chrome")
-    driver_bin = os.environ.get("CHROMEDRIVER") or _find("chromedriver", "chromium-driver")
-    if not chrome or not driver_bin:
-        pytest.skip("no headless Chromium: apt-get install -y chromium chromium-driver "
-                    f"(found browser={chrome}, driver={driver_bin})")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chrome
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1000", "--no-first-run", "--no-default-browser-check"):
-        opts.add_argument(arg)
-    drv = webdriver.Chrome(service=Service(executable_path=driver_bin), options=opts)
-    drv.set_page_load_timeout(30)
-    yield drv
-    drv.quit()
 
 
 def _curves(base, jitter):

@@ -2,27 +2,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
-import pytest
-from click.testing import CliRunner
+
+from conftest import invoke, one_line_error
 from PIL import Image
 
-from ivosw_bench.cli import main
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    for n in needles:
-        assert str(n) in lines[0], (n, lines[0])
-    return lines[0]
 
 
 def test_help_lists_commands():

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+
+from conftest import invoke, one_line_error
 
 from fake_runs import make_run
-from ivosw_bench.cli import main
 from ivosw_bench.errors import LeaderboardError
 from ivosw_bench.results.board_files import write_board
 from ivosw_bench.results.board_text import fmt_seeds, latex
@@ -56,17 +56,6 @@ def aucs(c):
     return np.array([round_auc(c[k]) for k in KEYS])
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    for n in needles:
-        assert str(n) in lines[0], (n, lines[0])
-    return lines[0]
 
 
 # ---- statistics of a group -----------------------------------------------------------------

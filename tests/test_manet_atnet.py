@@ -9,6 +9,7 @@ import torch
 
 from backends import _checkout as ck
 from backends.base import BackendError, validate_prediction
+from conftest import scribbles_on, stroke
 from fake_checkouts import fake_atnet, fake_manet
 
 ENV_KEYS = [f"IVOSW_{m}_{k}" for m in ("MANET", "ATNET", "IPN")
@@ -24,14 +25,6 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setattr(ck, "cuda_available", lambda: False)
 
 
-def stroke(points, oid):
-    return {"path": points, "object_id": oid, "start_time": 0.0, "end_time": 1.0}
-
-
-def scribbles_on(frame, n_frames, strokes):
-    s = [[] for _ in range(n_frames)]
-    s[frame] = strokes
-    return {"scribbles": s, "sequence": "seq"}
 
 
 def frames(T=5, H=48, W=64):

@@ -7,7 +7,6 @@ Needs Debian's ``chromium`` + ``chromium-driver`` (or Chrome + chromedriver on P
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 
 import pytest
@@ -18,34 +17,6 @@ pytestmark = pytest.mark.browser
 
 SHOT = os.environ.get("IVOSW_STUDY_SCREENSHOT", "/tmp/study.png")
 
-
-def _find(*names):
-    for n in names:
-        p = shutil.which(n)
-        if p:
-            return p
-    return None
-
-
-@pytest.fixture
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-    chrome = os.environ.get("CHROMIUM") or _find("chromium", "chromium-browser", "google-chrome")
-    driver_bin = os.environ.get("CHROMEDRIVER") or _find("chromedriver", "chromium-driver")
-    if not chrome or not driver_bin:
-        pytest.skip("no headless Chromium: apt-get install -y chromium chromium-driver "
-                    f"(found browser={chrome}, driver={driver_bin})")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chrome
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--no-first-run", "--no-default-browser-check"):
-        opts.add_argument(arg)
-    drv = webdriver.Chrome(service=Service(executable_path=driver_bin), options=opts)
-    drv.set_page_load_timeout(30)
-    yield drv
-    drv.quit()
 
 
 @pytest.fixture

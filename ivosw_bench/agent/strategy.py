@@ -14,7 +14,6 @@ each sample is then played by the network that never saw its sequence, trained w
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

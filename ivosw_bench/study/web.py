@@ -23,7 +23,6 @@ import threading
 import time
 import webbrowser
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .page import CSS, HTML, JS
