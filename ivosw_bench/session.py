@@ -31,11 +31,13 @@ from . import compat, evaluation, protocol
 from .data.davis_layout import Dataset, open_dataset, registered
 from .errors import BackendError, RunError
 from .episode import Lookahead
+from .files import write_json
 from .quality.base import QualityEstimator
 from .quality.oracle import make_estimator
 from .registry import make_backend, make_strategy, strategy_class
 from .results.metrics import round_scores, summarize
 from .results.store import RunStore
+from .server import client
 from .strategies.base import RoundState, SampleInfo, Strategy
 from backends.base import Backend, Prediction, validate_prediction
 
@@ -63,6 +65,9 @@ class RunConfig:
     quality_weights: str | None = None  # QA network checkpoint of the wild setting (None: shipped)
     strategy_options: dict = field(default_factory=dict)
     backend_options: dict = field(default_factory=dict)
+    host: str | None = None         # a benchmark server's URL (None: davisinteractive's local service)
+    user_key: str | None = None     # the key the server gave this user (never written to the run folder)
+    timeout: float = 120.0          # seconds to wait for the server's answer
 
 
 def _versions() -> dict:
@@ -103,9 +108,24 @@ def check_options(cfg: RunConfig) -> QualityEstimator:
     if cfg.name is not None:
         check_run_name(cfg.name)
     cls = strategy_class(cfg.strategy)  # unknown strategy -> RegistryError
+    if cfg.host is not None:
+        _check_remote(cfg, cls)
     if (cls.needs_oracle or cls.needs_lookahead) and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
     return make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
+
+
+def _check_remote(cfg: RunConfig, cls) -> None:
+    """Against a server the ground truth stays there: nothing that needs it can run."""
+    if cls.needs_oracle or cls.needs_lookahead:
+        raise RunError(f"strategy '{cfg.strategy}' needs ground truth, which stays on the server at {cfg.host}")
+    if cfg.setting != "wild":
+        raise RunError(f"--setting {cfg.setting} needs ground truth, which stays on the server at {cfg.host}; "
+                       f"use --setting wild")
+    if cfg.subset is not None or cfg.sequences:
+        raise RunError("--subset/--sequences: the server decides which samples a session evaluates")
+    if not isinstance(cfg.timeout, (int, float)) or not cfg.timeout > 0:
+        raise RunError(f"--timeout must be a positive number of seconds, not {cfg.timeout}")
 
 
 def default_run_id(cfg: RunConfig, dataset_name: str) -> str:
@@ -118,7 +138,7 @@ def run_config(cfg: RunConfig, dataset: Dataset, sequences: list[str], n_samples
     config = dict(dataclasses.asdict(cfg), run_id=run_id, dataset_name=dataset.name,
                   dataset_root=str(dataset.root.resolve()), sequences=sequences, n_samples=n_samples,
                   versions=_versions(), git_commit=_git_commit(), robot_seed=compat.ROBOT_SEED)
-    for key in ("out", "name", "resume", "overwrite", "dataset"):
+    for key in ("out", "name", "resume", "overwrite", "dataset", "user_key", "timeout"):
         config.pop(key)
     return config
 
@@ -135,8 +155,13 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
     """
     compat.apply()
     estimator = check_options(cfg)
-    dataset = open_dataset(cfg.dataset, sequences=cfg.sequences)
-    sequences = dataset.select(cfg.subset, cfg.sequences)
+    remote = client.connect(cfg.host, cfg.user_key, cfg.timeout) if cfg.host is not None else None
+    dataset = open_dataset(cfg.dataset, sequences=cfg.sequences, annotations=remote is None)
+    if remote is not None:
+        cfg = dataclasses.replace(cfg, host=remote.url)
+        sequences = client.check_plan(remote, dataset, cfg.rounds)
+    else:
+        sequences = dataset.select(cfg.subset, cfg.sequences)
     samples = dataset.samples(sequences)
     run_id = cfg.name or default_run_id(cfg, dataset.name)
     config = run_config(cfg, dataset, sequences, len(samples), run_id)
@@ -148,6 +173,9 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
                                              **cfg.strategy_options)
         store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite,
                                 log=log)
+        if store.config.get("host") != cfg.host:
+            was, now = store.config.get("host") or "the local service", cfg.host or "the local service"
+            raise RunError(f"cannot resume {store.path}: it ran against {was}, this command against {now}")
         if not isinstance(strategy, Strategy):
             strategy = built = strategy(store.path)
         if strategy.name != cfg.strategy.partition(":")[0]:
@@ -157,17 +185,36 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
         todo = [s for s in samples if s not in done]
         if progress:
             progress("start", total=len(samples) * cfg.rounds, done=len(done) * cfg.rounds, run_id=run_id)
-        if todo:
-            loop = RoundLoop(cfg, dataset, backend, strategy, estimator)
+        loop = RoundLoop(cfg, dataset, backend, strategy, estimator)
+        if remote is not None:  # the session's end (finish) is the server's: always reached
+            loop.session_key = client.session_key(store.path, cfg.host, cfg.resume)
+            with client.remote_calls(cfg.host, cfg.timeout):
+                loop.run(sequences, todo, store, progress)
+        elif todo:
             loop.run(sequences, todo, store, progress)
     finally:
         backend.close()
         if built is not None:
             built.close()
     complete = store.finished_samples() >= set(samples)
-    summary = summarize(store.config, store.rounds, store.report, dataset, sequences, complete)
+    if remote is None:
+        summary = summarize(store.config, store.rounds, store.report, dataset, sequences, complete)
+    else:  # time-AUC and J&F@60s: the server's summary (no local ground truth to recompute them)
+        summary = _with_server_summary(summarize(store.config, store.rounds, None, dataset, sequences, complete),
+                                       loop.global_summary, store.path)
     store.write_summary(summary)
     return store.path, summary
+
+
+def _with_server_summary(summary: dict, server: dict | None, run_dir: Path) -> dict:
+    """A remote run's summary with davisinteractive's global summary as the server computed it."""
+    if not summary["complete"] or not server:
+        return summary
+    write_json(run_dir / "server_summary.json", server)
+    metric_name = next(k for k in server["metric_at_threshold"] if k != "threshold")
+    summary["metrics"].update(time_auc=float(server["auc"]), jf_at_60s=float(server["metric_at_threshold"][metric_name]),
+                              davis_curve={"time": server["curve"]["time"], "jf": server["curve"][metric_name]})
+    return summary
 
 
 # ------------------------------------------------------------------------------------------ rounds
@@ -206,15 +253,22 @@ class RoundLoop:
         self.cfg, self.dataset = cfg, dataset
         self.backend, self.strategy, self.estimator = backend, strategy, estimator
         self.lookahead: Lookahead | None = None
+        self.session_key: str | None = None   # the server session to continue (remote runs)
+        self.global_summary: dict | None = None
 
     def run(self, sequences: list[str], todo: list[tuple[str, int]], store: RunStore, progress) -> None:
         from davisinteractive.session import DavisInteractiveSession
 
         T = self.cfg.rounds
+        remote = self.cfg.host is not None
         with registered(self.dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
-            with DavisInteractiveSession(host="localhost", davis_root=str(self.dataset.root), subset="train",
-                                         max_nb_interactions=T, max_time=None, report_save_dir=tmp,
-                                         user_key="ivosw-bench") as sess:
+            sess = DavisInteractiveSession(host=self.cfg.host or "localhost", davis_root=str(self.dataset.root),
+                                           subset="test-dev" if remote else "train", max_nb_interactions=T,
+                                           max_time=None, report_save_dir=tmp,
+                                           user_key=self.cfg.user_key if remote else "ivosw-bench")
+            if remote:
+                client.adopt_session(sess, self.session_key)
+            with sess:
                 sess.samples = list(todo)
                 sample = None
                 while sess.next():
@@ -228,6 +282,7 @@ class RoundLoop:
                         progress("round", sequence=seq, scribble_idx=sample.info.scribble_idx,
                                  round=record.row["round"], jf=record.row["jf"],
                                  frame=record.row["recommended_frame"])
+                self.global_summary = sess.global_summary
 
     def start_sample(self, seq: str, scribble_idx: int, scribbles: dict) -> SampleState:
         meta = self.dataset.sequences[seq]
