@@ -28,6 +28,6 @@ if ! "$VENV/bin/python" -c "import sam2" 2>/dev/null; then
   SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-build-isolation "sam2>=1.1" torch==2.14.1 torchvision==0.29.1 \
     || echo "[install] sam2 could not be installed: the sam2 backend will report it as missing"
 fi
-echo "[install] ivosw-bench (editable) and its runtime/test dependencies"
-"${PIP[@]}" install --no-build-isolation -e ".[test]"
+echo "[install] ivosw-bench (editable) and its runtime/test/server dependencies (starlette, uvicorn)"
+"${PIP[@]}" install --no-build-isolation -e ".[test,server]"
 echo "[install] done: $("$VENV/bin/python" -c 'import ivosw_bench; print("ivosw_bench", ivosw_bench.__version__)')"

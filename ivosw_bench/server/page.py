@@ -11,6 +11,7 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
+td{white-space:nowrap}
 th{cursor:pointer;background:#f4f4f4;user-select:none}th.sorted-asc:after{content:" \\25B2"}
 th.sorted-desc:after{content:" \\25BC"}td.l,th.l{text-align:left}.note{color:#8a5a00}.small{color:#666;font-size:12px}
 """

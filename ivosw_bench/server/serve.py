@@ -79,6 +79,12 @@ def build_app(cfg: ServeConfig):
 
     check_config(cfg)
     compat.apply()
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ServerError(f"the server needs starlette and uvicorn ({exc.name} is missing): "
+                          f"pip install 'ivosw-bench[server]'") from None
     from .app import create_app
     from .dataset import open_served
     from .service import BenchmarkService, Limits
