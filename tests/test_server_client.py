@@ -28,7 +28,7 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("remote")
     served = root / "synth"
-    generate(served, seed=3, n_sequences=2, n_frames=12, size=(160, 96), max_objects=2)
+    generate(served, seed=3, n_sequences=2, n_frames=8, size=(128, 80), max_objects=2)
     participant = participant_folder(str(served), str(root / "participant"))
     db = root / "bench.sqlite3"
     key = add_user(db, "dana")
@@ -236,3 +236,20 @@ def test_resume_needs_the_same_server(server, tmp_path):
     run(local(server, tmp_path, name="pinned", out=out))
     with pytest.raises(RunError, match="ran against the local service"):
         run(remote(server, tmp_path, name="pinned", out=out, dataset=str(server["served"]), resume=True))
+
+
+def test_compare_against_the_server(server, tmp_path):
+    import sqlite3
+
+    r = invoke("compare", "--host", server["url"], "--user-key", server["key"], "--dataset", server["participant"],
+               "--backend", "fake", "--strategies", "linspace", "--seeds", "0", "--rounds", T,
+               "--out", tmp_path / "runs", "--report-dir", tmp_path / "report", "-q")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "report" / "leaderboard.html").is_file()
+    keys = [json.loads(p.read_text())["session_key"] for p in sorted((tmp_path / "runs").glob("*/server.json"))]
+    assert len(keys) == 1
+    with sqlite3.connect(server["db"]) as con:
+        for key in keys:
+            n, finished = con.execute("SELECT (SELECT COUNT(*) FROM interactions WHERE session = ?), finished "
+                                      "FROM sessions WHERE key = ?", (key, key)).fetchone()
+            assert n == 2 * T and finished is not None
