@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -263,6 +264,8 @@ def test_bad_requests_get_4xx_json_and_leave_the_database_consistent(server):
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
         n = con.execute("SELECT COUNT(*) FROM interactions WHERE session = ?", (sess,)).fetchone()[0]
         rows = con.execute("SELECT COUNT(*) FROM report_rows WHERE session = ?", (sess,)).fetchone()[0]
+        kept = con.execute("SELECT masks FROM interactions WHERE session = ?", (sess,)).fetchone()[0]
+    assert json.loads(zlib.decompress(kept)) == json.loads(json.dumps(bodies[winner]["pred_masks"]))  # the submission
     meta = open_dataset(server["served"]).sequences["synth-001"]
     assert n == 1 and rows == meta["num_frames"] * meta["num_objects"]
     r = requests.get(url + "/api/evaluation/report", headers=headers(alice, sess), timeout=10)

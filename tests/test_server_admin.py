@@ -159,3 +159,29 @@ def test_app_has_no_debug_pages(tiny_davis, tmp_path):
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert start["status"] == 503 and b"ServiceUnavailable" in body and b"Traceback" not in body and b"boom" not in body
+
+
+def test_session_time_limit(tiny_davis, tmp_path, monkeypatch):
+    """--session-time: past it a session takes no new interaction (409); replays and reports still work."""
+    import time
+
+    import ivosw_bench.compat as compat
+    from ivosw_bench.server import protocol
+    from ivosw_bench.server.dataset import open_served
+    from ivosw_bench.server.db import Database
+    from ivosw_bench.server.service import BenchmarkService, Limits
+
+    compat.apply()
+    db = Database(tmp_path / "x.db")
+    new = keys.new_key()
+    db.add_user("eve", new.key_id, new.key_hash)
+    service = BenchmarkService(open_served(tiny_davis), db, Limits(session_time=60.0))
+    h = {"user-key": new.key, "session-key": "timed-session-1"}
+    user = service.user(h)
+    sess = service.session(h, user, create=True)
+    body = b'{"sequence": "one", "scribble_idx": 1, "interaction": 1, "timing": 0.1, "pred_masks": {"size": [1, 1, 1], "frames": [[]]}}'
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61.0)
+    with pytest.raises(protocol.ApiError, match="time limit of 60 s is over") as err:
+        service.interaction(user, sess, body)
+    assert err.value.status == 409 and service.report(sess)["sequence"] == []

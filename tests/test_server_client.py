@@ -253,3 +253,23 @@ def test_compare_against_the_server(server, tmp_path):
             n, finished = con.execute("SELECT (SELECT COUNT(*) FROM interactions WHERE session = ?), finished "
                                       "FROM sessions WHERE key = ?", (key, key)).fetchone()
             assert n == 2 * T and finished is not None
+
+
+def test_connector_answers_become_one_line_errors(server):
+    """What davisinteractive's connector raises (or only logs) becomes one RemoteError line with the
+    server's message; anything else passes through untouched."""
+    from davisinteractive.connector.remote import RemoteConnector
+
+    from ivosw_bench.server.client import remote_calls
+
+    conn = RemoteConnector(server["key"], "notopenedyet1", server["url"])
+    with pytest.raises(RemoteError, match="refused: NotFound: no such session"):
+        with remote_calls(server["url"], 10):
+            conn.get_report()
+    conn.get_samples("test-dev", None, None)
+    with pytest.raises(RemoteError, match="refused: ValueError: Invalid sequence: nosuch"):
+        with remote_calls(server["url"], 10):
+            conn.get_scribble("nosuch", 1)
+    with pytest.raises(ZeroDivisionError):
+        with remote_calls(server["url"], 10):
+            1 / 0

@@ -26,7 +26,7 @@ from . import db as store
 from . import keys
 from .dataset import ServedDataset, ground_truth
 from .evaluator import evaluate
-from .protocol import (SESSION_KEY_RE, ApiError, bad_order, bad_value, check_candidates, conflict,
+from .protocol import (SESSION_KEY_RE, bad_order, bad_value, check_candidates, conflict,
                        forbidden, not_found, parse_json, parse_submission, scribble_index, unauthorized)
 
 
