@@ -8,7 +8,8 @@ For each sample (sequence, scribble) and round t = 1..T, :func:`play_round` does
     session.submit_masks(labels, next_scribble_frame_candidates=[a_t])  # evaluates, robot scribbles a_t
 
 and returns the round's record, which :func:`run` writes to the run store at once (``resume``
-continues a killed run). What a sample has accumulated (annotation history, annotated frames, the
+continues a killed run). With ``host`` the same loop talks to a benchmark server (``ivosw-bench
+serve``) through davisinteractive's remote connector; see :mod:`ivosw_bench.server.client`. What a sample has accumulated (annotation history, annotated frames, the
 frame awaiting the robot's scribble) lives in its :class:`SampleState`, never in loop variables.
 """
 from __future__ import annotations
@@ -112,7 +113,10 @@ def check_options(cfg: RunConfig) -> QualityEstimator:
         _check_remote(cfg, cls)
     if (cls.needs_oracle or cls.needs_lookahead) and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
-    return make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
+    estimator = make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
+    if cfg.host is not None and estimator.uses_ground_truth:
+        raise RunError(f"quality estimator '{estimator.name}' needs ground truth, which stays on the server at {cfg.host}")
+    return estimator
 
 
 def _check_remote(cfg: RunConfig, cls) -> None:

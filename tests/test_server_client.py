@@ -37,6 +37,10 @@ def server(tmp_path_factory):
     proc.stop()
 
 
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
 def remote(server, tmp_path, **kw) -> RunConfig:
     base = dict(strategy="linspace", backend="fake", setting="wild", rounds=T, dataset=str(server["participant"]),
                 host=server["url"], user_key=server["key"], out=str(tmp_path / "remote"))
@@ -61,7 +65,12 @@ def _session_rows(server, session_key):
 
 
 def test_remote_run_with_classic_backend_equals_local(server, tmp_path):
-    path, summary = run(remote(server, tmp_path, backend="classic"))
+    r = invoke("run", "--host", server["url"], "--user-key", server["key"], "--dataset", server["participant"],
+               "--backend", "classic", "--strategy", "linspace", "--rounds", T, "--out", tmp_path / "remote",
+               "--name", "classic", "-q")
+    assert r.exit_code == 0, r.output
+    path = tmp_path / "remote" / "classic"
+    summary = json.loads((path / "summary.json").read_text())
     _, expected = run(local(server, tmp_path, backend="classic"))
     assert summary["complete"] and summary["metrics"]["round_auc"] == pytest.approx(expected["metrics"]["round_auc"],
                                                                                     abs=1e-12)
@@ -181,10 +190,6 @@ def test_remote_client_never_opens_ground_truth(server, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 def one_line_error(result, *needles):
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
