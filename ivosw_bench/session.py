@@ -261,18 +261,8 @@ class RoundLoop:
         self.global_summary: dict | None = None
 
     def run(self, sequences: list[str], todo: list[tuple[str, int]], store: RunStore, progress) -> None:
-        from davisinteractive.session import DavisInteractiveSession
-
-        T = self.cfg.rounds
-        remote = self.cfg.host is not None
         with registered(self.dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
-            sess = DavisInteractiveSession(host=self.cfg.host or "localhost", davis_root=str(self.dataset.root),
-                                           subset="test-dev" if remote else "train", max_nb_interactions=T,
-                                           max_time=None, report_save_dir=tmp,
-                                           user_key=self.cfg.user_key if remote else "ivosw-bench")
-            if remote:
-                client.adopt_session(sess, self.session_key)
-            with sess:
+            with self._session(tmp) as sess:
                 sess.samples = list(todo)
                 sample = None
                 while sess.next():
@@ -287,6 +277,21 @@ class RoundLoop:
                                  round=record.row["round"], jf=record.row["jf"],
                                  frame=record.row["recommended_frame"])
                 self.global_summary = sess.global_summary
+
+    def _session(self, report_dir: str):
+        """davisinteractive's session: its local service, or the server at ``cfg.host`` (continuing the
+        server session ``self.session_key``)."""
+        from davisinteractive.session import DavisInteractiveSession
+
+        if self.cfg.host is None:
+            return DavisInteractiveSession(host="localhost", davis_root=str(self.dataset.root), subset="train",
+                                           max_nb_interactions=self.cfg.rounds, max_time=None,
+                                           report_save_dir=report_dir, user_key="ivosw-bench")
+        sess = DavisInteractiveSession(host=self.cfg.host, user_key=self.cfg.user_key, davis_root=str(self.dataset.root),
+                                       subset="test-dev", max_nb_interactions=self.cfg.rounds, max_time=None,
+                                       report_save_dir=report_dir)
+        client.adopt_session(sess, self.session_key)
+        return sess
 
     def start_sample(self, seq: str, scribble_idx: int, scribbles: dict) -> SampleState:
         meta = self.dataset.sequences[seq]
