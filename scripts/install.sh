@@ -23,11 +23,13 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m; assert m.version('da
   echo "[install] davisinteractive==1.0.4 (no build isolation, no deps)"
   "${PIP[@]}" install --no-build-isolation --no-deps --no-cache-dir davisinteractive==1.0.4
 fi
+echo "[install] benchmark server: starlette, uvicorn (ivosw-bench serve; setup.cfg extra 'server')"
+"${PIP[@]}" install "starlette>=0.40" "uvicorn>=0.30"
 if ! "$VENV/bin/python" -c "import sam2" 2>/dev/null; then
   echo "[install] sam2 (SAM 2 adapter; CPU build, torch kept at 2.14.1)"
   SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-build-isolation "sam2>=1.1" torch==2.14.1 torchvision==0.29.1 \
     || echo "[install] sam2 could not be installed: the sam2 backend will report it as missing"
 fi
-echo "[install] ivosw-bench (editable) and its runtime/test/server dependencies (starlette, uvicorn)"
-"${PIP[@]}" install --no-build-isolation -e ".[test,server]"
+echo "[install] ivosw-bench (editable) and its runtime/test dependencies"
+"${PIP[@]}" install --no-build-isolation -e ".[test]"
 echo "[install] done: $("$VENV/bin/python" -c 'import ivosw_bench; print("ivosw_bench", ivosw_bench.__version__)')"
