@@ -8,9 +8,10 @@ For each sample (sequence, scribble) and round t = 1..T, :func:`play_round` does
     session.submit_masks(labels, next_scribble_frame_candidates=[a_t])  # evaluates, robot scribbles a_t
 
 and returns the round's record, which :func:`run` writes to the run store at once (``resume``
-continues a killed run). With ``host`` the same loop talks to a benchmark server (``ivosw-bench
-serve``) through davisinteractive's remote connector; see :mod:`ivosw_bench.server.client`. What a sample has accumulated (annotation history, annotated frames, the
+continues a killed run). What a sample has accumulated (annotation history, annotated frames, the
 frame awaiting the robot's scribble) lives in its :class:`SampleState`, never in loop variables.
+With ``host`` the same loop talks to a benchmark server (``ivosw-bench serve``) through
+davisinteractive's remote connector; see :mod:`ivosw_bench.server.client`.
 """
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from . import compat, evaluation, protocol
 from .data.davis_layout import Dataset, open_dataset, registered
 from .errors import BackendError, RunError
 from .episode import Lookahead
-from .files import write_json
 from .quality.base import QualityEstimator
 from .quality.oracle import make_estimator
 from .registry import make_backend, make_strategy, strategy_class
@@ -177,9 +177,7 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
                                              **cfg.strategy_options)
         store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite,
                                 log=log)
-        if store.config.get("host") != cfg.host:
-            was, now = store.config.get("host") or "the local service", cfg.host or "the local service"
-            raise RunError(f"cannot resume {store.path}: it ran against {was}, this command against {now}")
+        client.check_same_host(store.config, cfg.host, store.path)
         if not isinstance(strategy, Strategy):
             strategy = built = strategy(store.path)
         if strategy.name != cfg.strategy.partition(":")[0]:
@@ -204,21 +202,10 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
     if remote is None:
         summary = summarize(store.config, store.rounds, store.report, dataset, sequences, complete)
     else:  # time-AUC and J&F@60s: the server's summary (no local ground truth to recompute them)
-        summary = _with_server_summary(summarize(store.config, store.rounds, None, dataset, sequences, complete),
-                                       loop.global_summary, store.path)
+        summary = client.with_server_summary(summarize(store.config, store.rounds, None, dataset, sequences,
+                                                       complete), loop.global_summary, store.path)
     store.write_summary(summary)
     return store.path, summary
-
-
-def _with_server_summary(summary: dict, server: dict | None, run_dir: Path) -> dict:
-    """A remote run's summary with davisinteractive's global summary as the server computed it."""
-    if not summary["complete"] or not server:
-        return summary
-    write_json(run_dir / "server_summary.json", server)
-    metric_name = next(k for k in server["metric_at_threshold"] if k != "threshold")
-    summary["metrics"].update(time_auc=float(server["auc"]), jf_at_60s=float(server["metric_at_threshold"][metric_name]),
-                              davis_curve={"time": server["curve"]["time"], "jf": server["curve"][metric_name]})
-    return summary
 
 
 # ------------------------------------------------------------------------------------------ rounds

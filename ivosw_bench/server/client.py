@@ -137,6 +137,25 @@ def session_key(run_dir: Path, url: str, resume: bool) -> str:
     return key
 
 
+def check_same_host(config: dict, host: str | None, run_dir: Path) -> None:
+    """A run folder is resumed against what it ran against: the same server, or the local service."""
+    if config.get("host") != host:
+        was, now = config.get("host") or "the local service", host or "the local service"
+        raise RunError(f"cannot resume {run_dir}: it ran against {was}, this command against {now}")
+
+
+def with_server_summary(summary: dict, server: dict | None, run_dir: Path) -> dict:
+    """A remote run's summary.json with time-AUC and J&F@60s from davisinteractive's global summary as
+    the server computed it (no ground truth here to recompute them); kept as server_summary.json."""
+    if not summary["complete"] or not server:
+        return summary
+    write_json(Path(run_dir) / "server_summary.json", server)
+    metric = next(k for k in server["metric_at_threshold"] if k != "threshold")
+    summary["metrics"].update(time_auc=float(server["auc"]), jf_at_60s=float(server["metric_at_threshold"][metric]),
+                              davis_curve={"time": server["curve"]["time"], "jf": server["curve"][metric]})
+    return summary
+
+
 def adopt_session(sess, key: str) -> None:
     """Make a davisinteractive session (before ``__enter__``) continue the server session ``key``:
     the key its connector sends as ``Session-Key``."""
