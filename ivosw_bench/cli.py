@@ -85,8 +85,9 @@ def _run_options(f):
         click.option("--subset", default=None, help="named subset of the dataset (ImageSets/2017/<name>.txt, or 'all')"),
         click.option("--sequences", default=None, help="comma-separated sequence names (default: all of the subset)"),
         click.option("--rounds", default=8, show_default=True, type=int, help="interaction rounds per sample (T)"),
-        click.option("--setting", default="oracle", show_default=True, type=click.Choice(["oracle", "wild"]),
-                     help="what strategies may see: oracle = GT per-frame J&F, wild = predicted quality"),
+        click.option("--setting", default=None, type=click.Choice(["oracle", "wild"]),
+                     help="what strategies may see: oracle = GT per-frame J&F, wild = predicted quality "
+                          "[default: oracle; wild with --host]"),
         click.option("--agent-weights", default=None, type=click.Path(dir_okay=False),
                      help="weights of the 'agent' strategy (default: weights/agent-classic.pt)"),
         click.option("--candidates", default=None, type=click.IntRange(min=1),
@@ -101,6 +102,13 @@ def _run_options(f):
         click.option("--ray-address", default=None,
                      help="Ray cluster address (e.g. 10.0.0.5:6379) for --executor ray (default: a local Ray)"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
+        click.option("--host", default=None, metavar="URL",
+                     help="run against a benchmark server (ivosw-bench serve) at this URL; the dataset folder "
+                          "needs images, scribbles and sequences.json only"),
+        click.option("--user-key", default=None, envvar="IVOSW_USER_KEY",
+                     help="your key on the server (or the environment variable IVOSW_USER_KEY)"),
+        click.option("--timeout", default=120.0, show_default=True, type=float,
+                     help="seconds to wait for the server's answer"),
     ]
     for opt in reversed(options):
         f = opt(f)
@@ -110,8 +118,10 @@ def _run_options(f):
 def _base_config(**kw):
     from .session import RunConfig
 
+    setting = kw["setting"] or ("wild" if kw["host"] else "oracle")
     return RunConfig(backend=kw["backend"], dataset=kw["dataset"], subset=kw["subset"],
-                     sequences=_csv(kw["sequences"]), rounds=kw["rounds"], setting=kw["setting"],
+                     sequences=_csv(kw["sequences"]), rounds=kw["rounds"], setting=setting,
+                     host=kw["host"], user_key=kw["user_key"], timeout=kw["timeout"],
                      out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"],
                      quality_weights=kw["quality_weights"],
                      strategy_options={k: kw[k] for k in ("agent_weights", "candidates") if kw[k] is not None})
@@ -162,6 +172,82 @@ def compare(strategies, seeds, report_dir, quiet, jobs, executor, ray_address, *
     out_console.print(rich_table(runs))
     for kind, path in files.items():
         out_console.print(f"{kind}: {path}")
+
+
+@main.command()
+@click.option("--dataset", required=True, type=click.Path(),
+              help="DAVIS-layout folder with its ground truth (Annotations/); served as davisinteractive's test-dev")
+@click.option("--db", default="ivosw-server.sqlite3", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite database of users, sessions, interactions and summaries (created when missing)")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (anything but loopback is announced with a warning)")
+@click.option("--port", default=8000, show_default=True, type=int, help="port (0: a free one, printed)")
+@click.option("--max-interactions", default=8, show_default=True, type=int,
+              help="interactions per sample of new sessions (davisinteractive's max_i, <= 16)")
+@click.option("--max-body-mb", default=32.0, show_default=True, type=float, help="largest request body, MiB")
+@click.option("--session-time", default=None, type=float,
+              help="seconds a session may take from its start (default: no limit)")
+@click.option("--eval-workers", default=2, show_default=True, type=int, help="evaluations run at once")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(**options):
+    """Serve a benchmark: davisinteractive's remote protocol with the ground truth kept here, user keys,
+    durable sessions (SQLite) and a hosted leaderboard (/leaderboard)."""
+    from .server.serve import ServeConfig
+    from .server.serve import serve as run_server
+
+    def warn(message):
+        _warn([message])
+
+    run_server(ServeConfig(**options), echo=lambda m: err_console.print(escape(m), highlight=False, soft_wrap=True),
+               warn=warn)
+
+
+@main.group(cls=_Group)
+def server():
+    """Benchmark server administration: users and keys, the participants' copy of the dataset."""
+
+
+_DB_OPTION = click.option("--db", default="ivosw-server.sqlite3", show_default=True, type=click.Path(dir_okay=False),
+                          help="the server's database")
+
+
+@server.command("add-user")
+@click.argument("name")
+@_DB_OPTION
+def server_add_user(name, db):
+    """Add a user and print their key (once: only its hash is stored)."""
+    from .server.serve import add_user
+
+    key = add_user(db, name)
+    err_console.print(f"user {escape(name)} added to {escape(db)}; the key is shown once, give it to them now:",
+                      highlight=False)
+    click.echo(key)
+
+
+@server.command("users")
+@_DB_OPTION
+def server_users(db):
+    """The users of a server's database with their sessions."""
+    from .server.serve import list_users
+
+    table = Table(title=f"users of {db}")
+    for col in ("name", "sessions", "finished"):
+        table.add_column(col)
+    for u in list_users(db):
+        table.add_row(escape(u["name"]), str(u["sessions"]), str(u["finished"]))
+    out_console.print(table)
+
+
+@server.command("client-data")
+@click.option("--dataset", required=True, type=click.Path(), help="the served dataset")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="new folder for participants")
+def server_client_data(dataset, out):
+    """Copy what participants need (frames, scribbles, sequences.json; no Annotations/) to a folder."""
+    from .server.serve import participant_folder
+
+    path = participant_folder(dataset, out)
+    out_console.print(f"participants' folder: {path} (no ground truth)")
 
 
 @main.command("train-agent")

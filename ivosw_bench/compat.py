@@ -16,6 +16,10 @@ shim fixes one measured break (see README, "davisinteractive on a modern stack")
    columns first.
 5. scikit-image >= 0.19 breaks ``medial_axis`` ties at random, so the robot's scribbles move between
    identical runs. The robot's ``medial_axis`` gets a fixed random state (``ROBOT_SEED``).
+6. The mask RLE decoder (Cython, ``mask_api.decode_mask`` / ``decode_batch_masks``) looks up
+   ``NPY_OWNDATA``, gone in numpy 2, and trusts its input (runs longer than the mask overflow its
+   buffer). Both are replaced by the checked numpy decoder of :mod:`ivosw_bench.rle` (same output).
+   Only the remote protocol decodes (a server decodes every mask a client posts); encoding works.
 
 Then :func:`ivosw_bench.evaluation.install` replaces the evaluation path's slow functions (J and F,
 ground-truth loading, the robot's whole-video conversion and full-frame skeleton) by exact fast
@@ -105,6 +109,17 @@ def _patch_robot() -> None:
     interactive_robot.medial_axis = seeded_medial_axis
 
 
+def _patch_mask_decoding() -> None:
+    from davisinteractive.third_party import mask_api
+    from davisinteractive.third_party.mask_api import mask
+
+    from . import rle
+
+    for module in (mask_api, mask):
+        module.decode_mask = rle.decode_mask
+        module.decode_batch_masks = rle.decode_batch_masks
+
+
 def apply() -> None:
     """Install every shim (idempotent)."""
     global _APPLIED
@@ -114,6 +129,7 @@ def apply() -> None:
     _patch_networkx()
     _patch_summarize_report()
     _patch_robot()
+    _patch_mask_decoding()
     from . import evaluation
 
     evaluation.install()

@@ -65,6 +65,16 @@ class AgentConfigError(RunError):
     """A bad agent-training option or training folder (one line)."""
 
 
+class ServerError(UserError, RuntimeError):
+    """The benchmark server cannot start or a server command cannot run (bad --db, --dataset, user
+    name); one-line message naming the option or file."""
+
+
+class RemoteError(UserError, RuntimeError):
+    """A run against a benchmark server failed: the server is unreachable, timed out or refused a
+    request (one line with the server's URL and its answer)."""
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exception classes the CLI reports as one line with exit status 2."""
     return (UserError,)

@@ -10,6 +10,8 @@ For each sample (sequence, scribble) and round t = 1..T, :func:`play_round` does
 and returns the round's record, which :func:`run` writes to the run store at once (``resume``
 continues a killed run). What a sample has accumulated (annotation history, annotated frames, the
 frame awaiting the robot's scribble) lives in its :class:`SampleState`, never in loop variables.
+With ``host`` the same loop talks to a benchmark server (``ivosw-bench serve``) through
+davisinteractive's remote connector; see :mod:`ivosw_bench.server.client`.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from .quality.oracle import make_estimator
 from .registry import backend_class, make_backend, make_strategy, strategy_class
 from .results.metrics import round_scores, summarize
 from .results.store import RunStore
+from .server import client
 from .strategies.base import RoundState, SampleInfo, Strategy
 from backends.base import Backend, Prediction, validate_prediction
 
@@ -63,6 +66,9 @@ class RunConfig:
     quality_weights: str | None = None  # QA network checkpoint of the wild setting (None: shipped)
     strategy_options: dict = field(default_factory=dict)
     backend_options: dict = field(default_factory=dict)
+    host: str | None = None         # a benchmark server's URL (None: davisinteractive's local service)
+    user_key: str | None = None     # the key the server gave this user (never written to the run folder)
+    timeout: float = 120.0          # seconds to wait for the server's answer
 
 
 def _versions() -> dict:
@@ -103,9 +109,27 @@ def check_options(cfg: RunConfig) -> QualityEstimator:
     if cfg.name is not None:
         check_run_name(cfg.name)
     cls = strategy_class(cfg.strategy)  # unknown strategy -> RegistryError
+    if cfg.host is not None:
+        _check_remote(cfg, cls)
     if (cls.needs_oracle or cls.needs_lookahead) and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
-    return make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
+    estimator = make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
+    if cfg.host is not None and estimator.uses_ground_truth:
+        raise RunError(f"quality estimator '{estimator.name}' needs ground truth, which stays on the server at {cfg.host}")
+    return estimator
+
+
+def _check_remote(cfg: RunConfig, cls) -> None:
+    """Against a server the ground truth stays there: nothing that needs it can run."""
+    if cls.needs_oracle or cls.needs_lookahead:
+        raise RunError(f"strategy '{cfg.strategy}' needs ground truth, which stays on the server at {cfg.host}")
+    if cfg.setting != "wild":
+        raise RunError(f"--setting {cfg.setting} needs ground truth, which stays on the server at {cfg.host}; "
+                       f"use --setting wild")
+    if cfg.subset is not None or cfg.sequences:
+        raise RunError("--subset/--sequences: the server decides which samples a session evaluates")
+    if not isinstance(cfg.timeout, (int, float)) or not cfg.timeout > 0:
+        raise RunError(f"--timeout must be a positive number of seconds, not {cfg.timeout}")
 
 
 def default_run_id(cfg: RunConfig, dataset_name: str) -> str:
@@ -118,7 +142,7 @@ def run_config(cfg: RunConfig, dataset: Dataset, sequences: list[str], n_samples
     config = dict(dataclasses.asdict(cfg), run_id=run_id, dataset_name=dataset.name,
                   dataset_root=str(dataset.root.resolve()), sequences=sequences, n_samples=n_samples,
                   versions=_versions(), git_commit=_git_commit(), robot_seed=compat.ROBOT_SEED)
-    for key in ("out", "name", "resume", "overwrite", "dataset"):
+    for key in ("out", "name", "resume", "overwrite", "dataset", "user_key", "timeout"):
         config.pop(key)
     return config
 
@@ -150,8 +174,13 @@ def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_part
     Nothing is written when an option is wrong."""
     compat.apply()
     estimator = check_options(cfg)
-    dataset = open_dataset(cfg.dataset, sequences=cfg.sequences)
-    sequences = dataset.select(cfg.subset, cfg.sequences)
+    remote = client.connect(cfg.host, cfg.user_key, cfg.timeout) if cfg.host is not None else None
+    dataset = open_dataset(cfg.dataset, sequences=cfg.sequences, annotations=remote is None)
+    if remote is not None:
+        cfg = dataclasses.replace(cfg, host=remote.url)
+        sequences = client.check_plan(remote, dataset, cfg.rounds)
+    else:
+        sequences = dataset.select(cfg.subset, cfg.sequences)
     samples = dataset.samples(sequences)
     run_id = cfg.name or default_run_id(cfg, dataset.name)
     if check_parts:
@@ -163,11 +192,16 @@ def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_part
     return RunPlan(cfg, dataset, sequences, samples, store, estimator)
 
 
-def finish(plan: RunPlan) -> tuple[Path, dict]:
-    """Write the run's summary.json; return (run folder, summary)."""
+def finish(plan: RunPlan, global_summary: dict | None = None) -> tuple[Path, dict]:
+    """Write the run's summary.json; return (run folder, summary). A remote run takes time-AUC and
+    J&F@60s from the server's ``global_summary`` (no local ground truth to recompute them)."""
     store = plan.store
     complete = store.finished_samples() >= set(plan.samples)
-    summary = summarize(store.config, store.rounds, store.report, plan.dataset, plan.sequences, complete)
+    if plan.cfg.host is None:
+        summary = summarize(store.config, store.rounds, store.report, plan.dataset, plan.sequences, complete)
+    else:
+        summary = client.with_server_summary(summarize(store.config, store.rounds, None, plan.dataset,
+                                                       plan.sequences, complete), global_summary, store.path)
     store.write_summary(summary)
     return store.path, summary
 
@@ -190,11 +224,12 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
     compat.apply()
     check_options(cfg)
     backend = make_backend(cfg.backend, **cfg.backend_options)
-    built = None
+    built = loop = None
     try:
         if strategy is None:
             strategy = built = _build_strategy(cfg)
         plan = prepare(cfg, log, check_parts=False)
+        client.check_same_host(plan.store.config, plan.cfg.host, plan.store.path)
         if not isinstance(strategy, Strategy):
             strategy = built = strategy(plan.store.path)
         if strategy.name != cfg.strategy.partition(":")[0]:
@@ -204,17 +239,26 @@ def run(cfg: RunConfig, progress: Callable | None = None, strategy: StrategySpec
         if progress:
             progress("start", total=len(plan.samples) * cfg.rounds,
                      done=(len(plan.samples) - len(todo)) * cfg.rounds, run_id=plan.store.path.name)
-        loop = RoundLoop(cfg, plan.dataset, backend, strategy, plan.estimator)
-        for record in loop.records(plan.sequences, todo):
-            plan.store.add_round(record.row, record.report_rows, record.quality, record.chosen_labels)
-            if progress:
-                progress("round", sequence=record.row["sequence"], scribble_idx=record.row["scribble_idx"],
-                         round=record.row["round"], jf=record.row["jf"], frame=record.row["recommended_frame"])
+        loop = RoundLoop(plan.cfg, plan.dataset, backend, strategy, plan.estimator)
+        if plan.cfg.host is not None:  # the session's end (finish) is the server's: always reached
+            loop.session_key = client.session_key(plan.store.path, plan.cfg.host, cfg.resume)
+            with client.remote_calls(plan.cfg.host, cfg.timeout):
+                _store_records(loop.records(plan.sequences, todo, always=True), plan.store, progress)
+        else:
+            _store_records(loop.records(plan.sequences, todo), plan.store, progress)
     finally:
         backend.close()
         if built is not None:
             built.close()
-    return finish(plan)
+    return finish(plan, loop.global_summary if loop is not None else None)
+
+
+def _store_records(records, store: RunStore, progress) -> None:
+    for record in records:
+        store.add_round(record.row, record.report_rows, record.quality, record.chosen_labels)
+        if progress:
+            progress("round", sequence=record.row["sequence"], scribble_idx=record.row["scribble_idx"],
+                     round=record.row["round"], jf=record.row["jf"], frame=record.row["recommended_frame"])
 
 
 def run_all(cfgs: list[RunConfig], progress: Callable | None = None, log: Callable[[str], None] | None = None,
@@ -225,6 +269,10 @@ def run_all(cfgs: list[RunConfig], progress: Callable | None = None, log: Callab
     run's (timing columns excepted). Returns (run folder, summary) per config."""
     from .executors import make_executor
 
+    if any(cfg.host is not None for cfg in cfgs):  # a server session is one davisinteractive session
+        if jobs not in (None, 1) or executor != "local":
+            raise RunError("--host runs one server session at a time: --jobs 1 and the local executor")
+        return [run(cfg, progress=progress, log=log) for cfg in cfgs]
     plans = [prepare(cfg, log) for cfg in cfgs]
     tasks = [(i, sample) for i, plan in enumerate(plans) for sample in plan.todo]
     if progress:
@@ -326,19 +374,18 @@ class RoundLoop:
         self.cfg, self.dataset = cfg, dataset
         self.backend, self.strategy, self.estimator = backend, strategy, estimator
         self.lookahead: Lookahead | None = None
+        self.session_key: str | None = None   # the server session to continue (remote runs)
+        self.global_summary: dict | None = None
 
-    def records(self, sequences: list[str], samples: list[tuple[str, int]]) -> Iterator["RoundRecord"]:
-        """Play ``samples`` round by round (a local davisinteractive session), yielding each round's
-        record as soon as it is submitted."""
-        from davisinteractive.session import DavisInteractiveSession
-
-        if not samples:
+    def records(self, sequences: list[str], samples: list[tuple[str, int]],
+                always: bool = False) -> Iterator["RoundRecord"]:
+        """Play ``samples`` round by round (davisinteractive's local service, or the server of a remote
+        run), yielding each round's record as soon as it is submitted. ``always``: open the session even
+        with nothing to play (a server session must be finished)."""
+        if not samples and not always:
             return
-        T = self.cfg.rounds
         with registered(self.dataset, sequences), tempfile.TemporaryDirectory(prefix="davis-") as tmp:
-            with DavisInteractiveSession(host="localhost", davis_root=str(self.dataset.root), subset="train",
-                                         max_nb_interactions=T, max_time=None, report_save_dir=tmp,
-                                         user_key="ivosw-bench") as sess:
+            with self._session(tmp) as sess:
                 sess.samples = list(samples)
                 sample = None
                 while sess.next():
@@ -347,6 +394,22 @@ class RoundLoop:
                         _, scribble_idx = sess.samples[sess.sample_idx]
                         sample = self.start_sample(seq, scribble_idx, scribbles)
                     yield self.play_round(sess, sample, sess.interaction_nb + 1, scribbles)
+                self.global_summary = sess.global_summary
+
+    def _session(self, report_dir: str):
+        """davisinteractive's session: its local service, or the server at ``cfg.host`` (continuing the
+        server session ``self.session_key``)."""
+        from davisinteractive.session import DavisInteractiveSession
+
+        if self.cfg.host is None:
+            return DavisInteractiveSession(host="localhost", davis_root=str(self.dataset.root), subset="train",
+                                           max_nb_interactions=self.cfg.rounds, max_time=None,
+                                           report_save_dir=report_dir, user_key="ivosw-bench")
+        sess = DavisInteractiveSession(host=self.cfg.host, user_key=self.cfg.user_key, davis_root=str(self.dataset.root),
+                                       subset="test-dev", max_nb_interactions=self.cfg.rounds, max_time=None,
+                                       report_save_dir=report_dir)
+        client.adopt_session(sess, self.session_key)
+        return sess
 
     def start_sample(self, seq: str, scribble_idx: int, scribbles: dict) -> SampleState:
         meta = self.dataset.sequences[seq]

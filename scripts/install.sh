@@ -23,6 +23,8 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m; assert m.version('da
   echo "[install] davisinteractive==1.0.4 (no build isolation, no deps)"
   "${PIP[@]}" install --no-build-isolation --no-deps --no-cache-dir davisinteractive==1.0.4
 fi
+echo "[install] benchmark server: starlette, uvicorn (ivosw-bench serve; setup.cfg extra 'server')"
+"${PIP[@]}" install "starlette>=0.40" "uvicorn>=0.30"
 if ! "$VENV/bin/python" -c "import sam2" 2>/dev/null; then
   echo "[install] sam2 (SAM 2 adapter; CPU build, torch kept at 2.14.1)"
   SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-build-isolation "sam2>=1.1" torch==2.14.1 torchvision==0.29.1 \

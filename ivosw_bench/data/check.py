@@ -11,6 +11,9 @@ Layout checked::
     ROOT/Scribbles/<seq>/001.json ...          davisinteractive scribble files numbered 001.. without gaps
     ROOT/ImageSets/<year>/<subset>.txt         (optional) sequence names, one per line
     ROOT/sequences.json                        (optional) metadata that must agree with the folder
+
+A participant's folder for a remote run holds no ground truth (``annotations=False``): no
+``Annotations/`` is required or read, and a ``sequences.json`` there must give ``num_objects``.
 """
 from __future__ import annotations
 
@@ -336,11 +339,11 @@ def _check_scribbles(scr_dir: Path, seq: str, t: int, k: Optional[int], problems
     return len(files)
 
 
-def _check_sequence(root: Path, seq: str, problems: list) -> Optional[dict]:
+def _check_sequence(root: Path, seq: str, problems: list, annotations: bool = True) -> Optional[dict]:
     """Check one sequence; return its metadata as found (None where nothing could be read)."""
     img_dir = _image_dir(root, seq)
     t, n_frames, size = _check_frames(img_dir, problems)
-    k = _check_masks(_mask_dir(root, seq), t, size, problems)
+    k = _check_masks(_mask_dir(root, seq), t, size, problems) if annotations else None
     n_scr = _check_scribbles(_scribble_dir(root, seq), seq, t, k, problems)
     if not n_frames:
         return None
@@ -403,8 +406,22 @@ def _check_declared(meta_path: Path, declared, found: dict, all_sequences: bool,
                                                         f"under JPEGImages/480p"))
 
 
-def check_dataset(root: PathLike, sequences: Optional[Iterable[str]] = None) -> list[Problem]:
-    """Every problem of the dataset folder ``root`` (all sequences, or only ``sequences``); [] if valid."""
+def _check_declared_objects(meta_path: Path, declared, found: dict, problems: list) -> None:
+    """Without Annotations/, num_objects comes from sequences.json alone: it must be there."""
+    if not isinstance(declared, dict):
+        return
+    for seq in found:
+        entry = declared.get(seq)
+        n = entry.get("num_objects") if isinstance(entry, dict) else None
+        if isinstance(entry, dict) and not (_is_int(n) and n >= 1):
+            problems.append(Problem(str(meta_path), f"{seq}: \"num_objects\" must be a positive integer "
+                                                    f"(there is no Annotations/ to count them), got {n!r}"))
+
+
+def check_dataset(root: PathLike, sequences: Optional[Iterable[str]] = None,
+                  annotations: bool = True) -> list[Problem]:
+    """Every problem of the dataset folder ``root`` (all sequences, or only ``sequences``); [] if valid.
+    ``annotations=False``: a folder without ground truth (images, scribbles, sequences.json)."""
     root = Path(root)
     problems: list[Problem] = []
     if not root.exists():
@@ -413,7 +430,7 @@ def check_dataset(root: PathLike, sequences: Optional[Iterable[str]] = None) -> 
         return [Problem(str(root), "not a folder")]
     img_root = root / "JPEGImages" / "480p"
     ann_root = root / "Annotations" / "480p"
-    for d in (img_root, ann_root):
+    for d in (img_root, ann_root) if annotations else (img_root,):
         if not d.is_dir():
             problems.append(Problem(str(d), "missing folder"))
     known = {p.name for p in img_root.iterdir() if p.is_dir()} if img_root.is_dir() else set()
@@ -435,12 +452,14 @@ def check_dataset(root: PathLike, sequences: Optional[Iterable[str]] = None) -> 
         if seq not in known:
             problems.append(Problem(str(img_root / seq), f"unknown sequence {seq!r} (no such folder)"))
             continue
-        found[seq] = _check_sequence(root, seq, problems)
+        found[seq] = _check_sequence(root, seq, problems, annotations)
     meta_path = root / "sequences.json"
     if meta_path.is_file():
         declared = _load_json(meta_path, problems)
         if declared is not None:
             _check_declared(meta_path, declared, found, all_sequences, known, problems)
+            if not annotations:
+                _check_declared_objects(meta_path, declared, found, problems)
     if all_sequences and (root / "ImageSets").is_dir():
         for txt in sorted((root / "ImageSets").glob("*/*.txt")):
             try:
@@ -455,9 +474,9 @@ def check_dataset(root: PathLike, sequences: Optional[Iterable[str]] = None) -> 
     return problems
 
 
-def ensure_valid(root: PathLike, sequences: Optional[Iterable[str]] = None) -> None:
+def ensure_valid(root: PathLike, sequences: Optional[Iterable[str]] = None, annotations: bool = True) -> None:
     """Raise DatasetError (one line: the first problem, and how many more) unless ``root`` is valid."""
-    problems = check_dataset(root, sequences)
+    problems = check_dataset(root, sequences, annotations)
     if not problems:
         return
     msg = " ".join(str(problems[0]).split())

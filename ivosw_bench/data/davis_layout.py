@@ -163,12 +163,14 @@ def _official_metadata(names: list[str], root: Path) -> dict[str, dict] | None:
 
 
 def open_dataset(spec: str | os.PathLike | None = None, sequences: list[str] | None = None,
-                 check: bool = True) -> Dataset:
+                 check: bool = True, annotations: bool = True) -> Dataset:
     """Open a DAVIS-layout folder (or a known name) and compute its metadata from its contents.
 
     ``check`` validates the folder (all sequences, or the given ones) first and raises
     :class:`DatasetError` naming the first problem: davisinteractive would otherwise try to download
-    DAVIS when a file is missing.
+    DAVIS when a file is missing. ``annotations=False`` opens a folder without ground truth (a
+    participant's copy for a remote run): its metadata must come from ``sequences.json`` or be
+    davisinteractive's own DAVIS-2017 metadata, and no annotation is read.
     """
     root = resolve(spec)
     img_root = root / "JPEGImages" / "480p"
@@ -180,7 +182,7 @@ def open_dataset(spec: str | os.PathLike | None = None, sequences: list[str] | N
             if seq not in names:
                 raise DatasetError(f"unknown sequence '{seq}' in dataset {root}")
     if check:
-        ensure_valid(root, sequences or None)
+        ensure_valid(root, sequences or None, annotations)
     meta_file = root / "sequences.json"
     metadata: dict[str, dict] | None = None
     if meta_file.is_file():
@@ -190,6 +192,9 @@ def open_dataset(spec: str | os.PathLike | None = None, sequences: list[str] | N
             metadata = None
     if metadata is None:
         metadata = _official_metadata(names, root)
+    if metadata is None and not annotations:
+        raise DatasetError(f"{meta_file}: missing or not covering every sequence; a folder without "
+                           f"Annotations/ needs it for num_objects")
     if metadata is None:
         wanted = sequences or names
         metadata = {seq: sequence_metadata(root, seq) for seq in wanted}
