@@ -79,10 +79,23 @@ def _features(st: LAState, mode: str) -> np.ndarray:
     return state_features(st.quality, st.history, st.t, st.rounds, mode, st.cues)
 
 
+WARM_LOSSES = ("reward", "zscore")
+
+
+def warm_targets(st: LAState, baseline: dict, cfg, allowed: np.ndarray) -> np.ndarray:
+    """The warm start's target for the allowed candidates of a state: ``reward``: ``delta * r(s, a)``
+    (the paper's reward, the scale the double DQN continues from); ``zscore``: the candidates' next
+    J&F standardised within the state (only their ranking matters to the choice)."""
+    if cfg.warm_loss == "reward":
+        return cfg.delta * rewards(st, baseline, cfg)[allowed]
+    g = st.jf_next[allowed]
+    return (g - g.mean()) / (g.std() + 1e-3)
+
+
 def warm_start(net, states: list[LAState], baselines: dict, cfg, epochs: int, lr: float, batch: int,
                seed: int, log=None) -> list[float]:
-    """Regress ``delta * r(s, a)`` on every allowed candidate of every state (masked MSE); returns the
-    mean loss per epoch."""
+    """Regress :func:`warm_targets` on every allowed candidate of every state (MSE over the tried
+    candidates); returns the mean loss per epoch."""
     rng = random.Random(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     items = []
@@ -90,8 +103,8 @@ def warm_start(net, states: list[LAState], baselines: dict, cfg, epochs: int, lr
         allowed = allowed_actions(st.history, cfg.action_space)[st.candidates]
         if not allowed.any():
             continue
-        tgt = cfg.delta * rewards(st, baselines[(st.sequence, st.scribble_idx)], cfg)
-        items.append((_features(st, cfg.state), st.candidates[allowed], tgt[allowed]))
+        tgt = warm_targets(st, baselines[(st.sequence, st.scribble_idx)], cfg, allowed)
+        items.append((_features(st, cfg.state), st.candidates[allowed], tgt))
     losses = []
     for epoch in range(epochs):
         rng.shuffle(items)

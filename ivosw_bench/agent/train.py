@@ -90,6 +90,7 @@ class AgentTrainConfig:
     layers: int = 1
     # warm start and offline double DQN (look-ahead data)
     warm_start: bool = True
+    warm_loss: str = "zscore"                # zscore: ranking within a state; reward: delta * r(s, a)
     warm_epochs: int = 60
     warm_lr: float = 1e-3
     warm_batch: int = 16
@@ -120,6 +121,7 @@ class AgentTrainConfig:
         """AgentConfigError (one line) on an invalid option."""
         _err = AgentConfigError
         choices = {"reward": REWARDS, "reward_terms": REWARD_TERMS, "state": STATE_MODES + ("both",),
+                   "warm_loss": ("zscore", "reward"),
                    "baseline_fit": ("t", "normal"), "action_space": ("free", "all"), "setting": SETTINGS}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
