@@ -78,6 +78,7 @@ class AgentTrainConfig:
     # episode / rewards
     rounds: int = 8                          # T: rounds per episode, rounds - 1 agent steps (paper: 5 steps)
     random_runs: int = 10                    # random-policy runs per sample (paper: 30)
+    baseline_seed: int = 0                   # the random runs' seed (a property of the sample, not of a run)
     baseline_fit: str = "t"                  # "t" (paper: t-distribution fit) or "normal"
     sigma_floor: float = 0.005
     reward: str = "eq3"                      # eq3: (P-(mu+sigma))/sigma; eq2: P-mu
@@ -172,7 +173,7 @@ def _baseline_task(cfg_dict: dict, spec: tuple, cache_dir: str) -> dict:
     env = AgentEnv(open_dataset(cfg.dataset, check=False), WindowSpec(*spec), cfg.backend, cfg.backend_options,
                    cfg.env_scale, EpisodeCache(path=Path(cache_dir)))
     t0 = time.perf_counter()
-    runs = random_runs(env, cfg.random_runs, cfg.rounds - 1, cfg.seed)
+    runs = random_runs(env, cfg.random_runs, cfg.rounds - 1, cfg.baseline_seed)
     env.save()
     return {"sample": WindowSpec(*spec).name, "key": env.key, **runs, "seconds": time.perf_counter() - t0}
 
@@ -182,7 +183,7 @@ def random_baseline(cfg: AgentTrainConfig, specs: list[WindowSpec], cache_dir: P
     computed in parallel and cached in ``cache_dir/baseline-*.json``."""
     from ..executors import make_executor
 
-    path = cache_dir / f"baseline-r{cfg.rounds}-runs{cfg.random_runs}-seed{cfg.seed}-s{cfg.env_scale:g}.json"
+    path = cache_dir / f"baseline-r{cfg.rounds}-runs{cfg.random_runs}-seed{cfg.baseline_seed}-s{cfg.env_scale:g}.json"
     data = read_json(path, AgentConfigError) if path.exists() else {}
     todo = [s for s in specs if s.name not in data]
     if todo:
