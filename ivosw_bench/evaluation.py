@@ -9,7 +9,8 @@ correction on the recommended frame. Each step is replaced by an exact equivalen
    (identical to 1e-9, ~10x faster), computed once for both calls; inside :func:`submission`, the
    values the session already computed for the round's masks (the oracle quality) are reused.
 2. **Ground truth**: ``Davis.load_annotations`` keeps the last sequences it loaded (read-only
-   arrays; the files do not change during a run).
+   arrays; the files do not change during a run), as uint8 (the PNGs' own type: the J and F above and
+   the robot read labels of any integer type; 8 times less memory than the int64 it asks for).
 3. **Robot, one frame**: ``InteractiveScribblesRobot.interact`` with a given ``frame`` only ever reads
    that frame, but first converts the whole video to int64; it is called on the one frame instead
    and its strokes put back at their frame index.
@@ -83,6 +84,8 @@ def _cached_annotations(original):
 
     @functools.wraps(original)
     def load_annotations(self, sequence, dtype=int):
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            dtype = np.uint8  # palette PNGs: ids 0..255
         key = (str(self.davis_root), sequence, np.dtype(dtype).str)
         if key not in cache:
             arr = original(self, sequence, dtype=dtype)

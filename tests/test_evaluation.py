@@ -119,5 +119,5 @@ def test_ground_truth_is_loaded_once_and_read_only(tiny_davis):
     with registered(ds, ["one"]):
         d = Davis(davis_root=str(tiny_davis))
         a, b = d.load_annotations("one"), d.load_annotations("one")
-        assert a is b and not a.flags.writeable
+        assert a is b and not a.flags.writeable and a.dtype == np.uint8
         np.testing.assert_array_equal(a, Davis.load_annotations.__wrapped__(d, "one"))
