@@ -294,3 +294,16 @@ def test_shipped_weights_load():
         assert 0 <= strat.recommend(_state(n, [3])) < n
     meta = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
     assert "command" in meta and "config" in meta  # the record says how the weights were made
+
+
+def test_time_reversed_state():
+    from ivosw_bench.agent.supervised import LAState, reversed_state
+
+    st = LAState("s", 1, 2, 8, np.array([0.1, 0.2, 0.3, 0.4]), np.array([1, 0, 0, 0]), 0.5, np.array([0, 2]),
+                 np.array([0.6, 0.7]), [[1, 2, 3, 4], [5, 6, 7, 8]], np.arange(16).reshape(4, 4), None)
+    r = reversed_state(st)
+    assert r.quality.tolist() == [0.4, 0.3, 0.2, 0.1] and r.history.tolist() == [0, 0, 0, 1]
+    assert r.candidates.tolist() == [1, 3] and r.jf_next.tolist() == [0.7, 0.6]  # frame 2 -> 1, frame 0 -> 3
+    assert r.q_next == [[8, 7, 6, 5], [4, 3, 2, 1]] and r.cues[0].tolist() == [12, 13, 14, 15]
+    back = reversed_state(r)
+    assert back.candidates.tolist() == [0, 2] and back.q_next == st.q_next

@@ -63,6 +63,17 @@ def load_states(la_dir, sequences: list[str], setting: str = "oracle") -> list[L
     return out
 
 
+def reversed_state(st: LAState) -> LAState:
+    """The same state with time reversed (frame f -> N-1-f): the backend propagates both ways, so a
+    reversed video is another plausible sample (data augmentation of the warm start)."""
+    n = st.n
+    flip = lambda a: None if a is None else np.asarray(a)[::-1].copy()  # noqa: E731
+    return LAState(st.sequence, st.scribble_idx, st.t, st.rounds, flip(st.quality), flip(st.history), st.jf,
+                   (n - 1 - st.candidates)[::-1].copy(), st.jf_next[::-1].copy(),
+                   None if st.q_next is None else [list(reversed(q)) for q in reversed(st.q_next)],
+                   flip(st.cues), None if st.cues_next is None else [c[::-1] for c in reversed(st.cues_next)])
+
+
 def rewards(st: LAState, baseline: dict, cfg) -> np.ndarray:
     """The paper's reward (goal + aux, as configured) of every candidate of a state."""
     mu, sigma = np.asarray(baseline["mu"]), np.asarray(baseline["sigma"])
@@ -97,13 +108,15 @@ def warm_start(net, states: list[LAState], baselines: dict, cfg, epochs: int, lr
     """Regress :func:`warm_targets` on every allowed candidate of every state (MSE over the tried
     candidates); returns the mean loss per epoch."""
     rng = random.Random(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=cfg.warm_weight_decay)
+    if cfg.augment_reverse:
+        states = list(states) + [reversed_state(st) for st in states]
     items = []
     for st in states:
         allowed = allowed_actions(st.history, cfg.action_space)[st.candidates]
         if not allowed.any():
             continue
-        tgt = warm_targets(st, baselines[(st.sequence, st.scribble_idx)], cfg, allowed)
+        tgt = warm_targets(st, baselines.get((st.sequence, st.scribble_idx)), cfg, allowed)
         items.append((_features(st, cfg.state), st.candidates[allowed], tgt))
     losses = []
     for epoch in range(epochs):

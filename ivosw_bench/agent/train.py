@@ -93,6 +93,8 @@ class AgentTrainConfig:
     warm_start: bool = True
     warm_loss: str = "zscore"                # zscore: ranking within a state; reward: delta * r(s, a)
     warm_epochs: int = 60
+    warm_weight_decay: float = 0.0
+    augment_reverse: bool = True             # time-reversed copies of every look-ahead state
     warm_lr: float = 1e-3
     warm_batch: int = 16
     offline_epochs: int = 0
