@@ -7,7 +7,7 @@ mode (``paper``: q and h; ``rich``: plus positions, distances, gaps, rounds left
 paper's) are those the network was trained with, read from its weights file, so that training and
 use never disagree; ``allow_repeats`` overrides the action space for ablations.
 
-``agent_weights`` may also be a k-fold manifest (``.json``, written by ``scripts/agent_kfold.py``):
+``agent_weights`` may also be a k-fold manifest (``.json``, written by ``scripts/agent_splits.py``):
 ``{"kind": "ivosw-agent-kfold", "folds": [{"test_sequences": [...], "weights": {"<seed>": path}}]}``;
 each sample is then played by the network that never saw its sequence, trained with the run's
 ``--seed``, so one run covers every fold of a k-fold evaluation.
