@@ -40,9 +40,16 @@ VAL = REST[1::3]  # dog-agility, mallard-fly, motorbike, scooter-gray: choose ch
 
 
 def _train_one(cfg_dict: dict, out: str) -> dict:
+    """Train one agent into ``out``; a finished training of the same configuration there is reused."""
+    import json
+
     from ivosw_bench.agent.train import AgentTrainConfig, train_agent
 
-    summary = train_agent(AgentTrainConfig(**cfg_dict), out, progress=False)
+    done, config = Path(out) / "summary.json", Path(out) / "config.json"
+    if done.exists() and config.exists() and json.loads(config.read_text()) == json.loads(json.dumps(cfg_dict)):
+        summary = json.loads(done.read_text())
+    else:
+        summary = train_agent(AgentTrainConfig(**cfg_dict), out, progress=False)
     return {"out": out, **summary["selected"]}
 
 
@@ -54,10 +61,39 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
+def variant_table(folder: Path) -> str:
+    """Markdown: per variant (the folder name before '-seed'), the selected checkpoint's validation
+    round-AUC per seed, their mean, Linspace's, and the configuration that differs from the first."""
+    import json
+
+    import numpy as np
+
+    runs = {}
+    for summary in sorted(folder.glob("*-seed*/summary.json")):
+        name, _, seed = summary.parent.name.rpartition("-seed")
+        sel = json.loads(summary.read_text())["selected"]
+        cfg = json.loads((summary.parent / "config.json").read_text())
+        runs.setdefault(name, {"cfg": cfg, "seeds": {}})["seeds"][int(seed)] = sel
+    if not runs:
+        raise SystemExit(f"error: no '*-seed*/summary.json' in {folder}")
+    ref = runs.get("base", next(iter(runs.values())))["cfg"]
+    lines = ["| variant | differs from base | seeds | validation round-AUC per seed | mean | Linspace | mean - Linspace |",
+             "|---|---|---|---|---:|---:|---:|"]
+    for name, r in sorted(runs.items(), key=lambda kv: -np.mean([s["val_round_auc"] for s in kv[1]["seeds"].values()])):
+        vals = [r["seeds"][k]["val_round_auc"] for k in sorted(r["seeds"])]
+        lin = next(iter(r["seeds"].values()))["linspace_round_auc"]
+        diff = ", ".join(f"{k}={r['cfg'][k]}" for k in r["cfg"] if k not in ("seed", "jobs") and r["cfg"][k] != ref.get(k))
+        lines.append(f"| {name} | {diff or '-'} | {','.join(map(str, sorted(r['seeds'])))} | "
+                     f"{', '.join(f'{v:.2f}' for v in vals)} | {np.mean(vals):.2f} | {lin:.2f} | {np.mean(vals) - lin:+.2f} |")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("splits")
+    t = sub.add_parser("table", help="validation round-AUC per variant of an 'ablate' (or 'train') folder")
+    t.add_argument("folder")
     for name in ("train", "final", "ablate"):
         p = sub.add_parser(name)
         p.add_argument("--lookahead", required=True)
@@ -67,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--seeds", default="0,1,2")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
         p.add_argument("--jobs", type=int, default=None)
+        if name == "train":
+            p.add_argument("--splits", default="A,B", help="the test splits to train agents for (e.g. A)")
         if name == "ablate":
             p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
                            help="a configuration to compare (repeatable), e.g. paper:state=paper")
@@ -75,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = _parser().parse_args()
+    if args.cmd == "table":
+        print(variant_table(Path(args.folder)))
+        return
     if args.cmd == "splits":
         for k, seqs in SPLITS.items():
             print(f"split {k} (test): {', '.join(seqs)}")
@@ -95,11 +136,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     base = config_from_options({"dataset": args.dataset, "lookahead_dir": args.lookahead, "setting": args.setting,
                                 "jobs": args.jobs, "val_sequences": VAL}, args.overrides)
-    specs = [WindowSpec(s, i, 0, None) for s, i in ds.samples(sorted(ds.sequences))]
+    specs = [WindowSpec(s, i, 0, None) for s, i in ds.samples(sorted(ds.sequences))
+             if base.scribble_sets is None or i in base.scribble_sets]
     random_baseline(base, specs, Path(base.cache_dir or Path(args.lookahead) / "cache"), log=print)
     tasks = []
     if args.cmd == "train":
         for split, test in SPLITS.items():
+            if split not in args.splits.split(","):
+                continue
             for seed in seeds:
                 cfg = dataclasses.replace(base, holdout=test, seed=seed, jobs=1)
                 tasks.append((dataclasses.asdict(cfg), str(out / f"{split}-seed{seed}")))
@@ -124,7 +168,7 @@ def main() -> None:
         manifest = {"kind": "ivosw-agent-kfold", "dataset": args.dataset, "setting": args.setting,
                     "folds": [{"split": k, "test_sequences": test,
                                "weights": {str(s): f"{k}-seed{s}/agent.pt" for s in seeds}}
-                              for k, test in SPLITS.items()]}
+                              for k, test in SPLITS.items() if k in args.splits.split(",")]}
         write_json(out / "manifest.json", manifest)
         print(f"manifest: {out / 'manifest.json'}")
 

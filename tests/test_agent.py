@@ -281,6 +281,9 @@ def test_config_from_options():
         config_from_options({}, ["nope=1"])
     with pytest.raises(AgentConfigError, match="reward must be one of"):
         config_from_options({}, ["reward=eq9", "warm_start=false"])
+    assert config_from_options({}, ["scribble_sets=[1, 2]", "warm_start=false"]).scribble_sets == [1, 2]
+    with pytest.raises(AgentConfigError, match="scribble_sets"):
+        config_from_options({}, ["scribble_sets=[]", "warm_start=false"])
 
 
 def test_shipped_weights_load():
