@@ -35,7 +35,7 @@ from .errors import BackendError, RunError
 from .episode import Lookahead
 from .quality.base import QualityEstimator
 from .quality.oracle import make_estimator
-from .registry import backend_class, make_backend, make_strategy, strategy_class
+from .registry import backend_class, make_backend, make_strategy, strategy_class, strategy_options
 from .results.metrics import round_scores, summarize
 from .results.store import RunStore
 from .server import client
@@ -165,7 +165,10 @@ class RunPlan:
 
 
 def _build_strategy(cfg: RunConfig) -> Strategy:
-    return make_strategy(cfg.strategy, seed=cfg.seed, rounds=cfg.rounds, **cfg.strategy_options)
+    options = dict(cfg.strategy_options)
+    if "setting" in strategy_options(strategy_class(cfg.strategy)):
+        options.setdefault("setting", cfg.setting)  # e.g. the agent's default weights differ per setting
+    return make_strategy(cfg.strategy, seed=cfg.seed, rounds=cfg.rounds, **options)
 
 
 def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_parts: bool = True) -> RunPlan:

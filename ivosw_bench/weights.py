@@ -17,12 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: kind -> shipped weights (paths relative to the repository)
 DEFAULT_WEIGHTS = {
     "quality": Path("weights") / "quality-classic.pt",
-    "agent": Path("weights") / "agent-classic.pt",
+    "agent": Path("weights") / "agent-classic.pt",             # trained on oracle quality
+    "agent-wild": Path("weights") / "agent-classic-wild.pt",   # trained on the QA network's quality
 }
 #: what to tell a user whose weights file is missing
 HOW_TO_GET = {
     "quality": "train one with 'ivosw-bench train-quality' or pass --quality-weights PATH",
     "agent": "train them with 'ivosw-bench train-agent' or pass --agent-weights PATH",
+    "agent-wild": "train them with 'ivosw-bench train-agent --setting wild' or pass --agent-weights PATH",
 }
 
 

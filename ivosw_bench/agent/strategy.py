@@ -27,6 +27,7 @@ from .features import allowed_actions, state_features
 from .model import load_weights, numpy_q_values, numpy_weights
 
 DEFAULT_WEIGHTS = default_weights("agent")
+DEFAULT_WILD_WEIGHTS = default_weights("agent-wild")
 
 
 def load_agent(path=None):
@@ -43,9 +44,10 @@ class AgentStrategy(Strategy):
     description = "learned Bi-LSTM double-DQN recommender over per-frame quality, history and positions"
 
     def __init__(self, seed: int = 0, rounds: int = 8, agent_weights: str | Path | None = None,
-                 allow_repeats: bool | None = None) -> None:
+                 allow_repeats: bool | None = None, setting: str = "oracle") -> None:
         super().__init__(seed, rounds)
-        self.weights_path = Path(agent_weights) if agent_weights else DEFAULT_WEIGHTS
+        default = DEFAULT_WILD_WEIGHTS if setting == "wild" and DEFAULT_WILD_WEIGHTS.is_file() else DEFAULT_WEIGHTS
+        self.weights_path = Path(agent_weights) if agent_weights else default
         self.allow_repeats = allow_repeats
         self.folds = _read_manifest(self.weights_path, seed) if self.weights_path.suffix == ".json" else None
         self._use(self.folds[0][1] if self.folds else self.weights_path)
