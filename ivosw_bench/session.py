@@ -291,16 +291,18 @@ def run_all(cfgs: list[RunConfig], progress: Callable | None = None, log: Callab
                 row = records[-1].row
                 progress("sample", sequence=row["sequence"], scribble_idx=row["scribble_idx"],
                          rounds=len(records), jf=row["jf"])
-    return [finish(plan) for plan in plans]
+    return [writer.finished.get(i) or finish(plan) for i, plan in enumerate(plans)]
 
 
 class _OrderedWriter:
-    """Writes each run's finished samples in the run's own sample order (results arrive unordered)."""
+    """Writes each run's finished samples in the run's own sample order (results arrive unordered),
+    and a run's summary as soon as its last sample is written (not when the whole comparison ends)."""
 
     def __init__(self, plans: list[RunPlan], tasks: list[tuple[int, tuple[str, int]]]):
         self.plans, self.tasks = plans, tasks
         self.pending: dict[int, list] = {}
         self.next = {i: [k for k, (j, _) in enumerate(tasks) if j == i] for i in range(len(plans))}
+        self.finished: dict[int, tuple[Path, dict]] = {}
 
     def put(self, k: int, records: list) -> None:
         self.pending[k] = records
@@ -309,6 +311,8 @@ class _OrderedWriter:
         while order and order[0] in self.pending:
             for rec in self.pending.pop(order.pop(0)):
                 self.plans[i].store.add_round(rec.row, rec.report_rows, rec.quality, rec.chosen_labels)
+        if not order and i not in self.finished:
+            self.finished[i] = finish(self.plans[i])
 
 
 def _task_config(plan: RunPlan) -> dict:

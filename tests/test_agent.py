@@ -299,6 +299,20 @@ def test_shipped_weights_load():
     assert "command" in meta and "config" in meta  # the record says how the weights were made
 
 
+def test_wild_setting_default_weights(tmp_path, monkeypatch):
+    from ivosw_bench.agent import strategy as mod
+
+    if not mod.DEFAULT_WEIGHTS.is_file():
+        pytest.skip(f"no shipped weights at {mod.DEFAULT_WEIGHTS}")
+    wild = tmp_path / "agent-classic-wild.pt"
+    monkeypatch.setattr(mod, "DEFAULT_WILD_WEIGHTS", wild)
+    assert mod.AgentStrategy(setting="wild").weights_path == mod.DEFAULT_WEIGHTS  # no wild file: the oracle one
+    wild.write_bytes(mod.DEFAULT_WEIGHTS.read_bytes())
+    assert mod.AgentStrategy(setting="wild").weights_path == wild
+    assert mod.AgentStrategy(setting="oracle").weights_path == mod.DEFAULT_WEIGHTS
+    assert mod.AgentStrategy(setting="wild", agent_weights=mod.DEFAULT_WEIGHTS).weights_path == mod.DEFAULT_WEIGHTS
+
+
 def test_time_reversed_state():
     from ivosw_bench.agent.supervised import LAState, reversed_state
 

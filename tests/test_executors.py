@@ -56,6 +56,18 @@ def test_local_processes_equal_a_serial_run(four, tmp_path):
     assert_same_runs(serial, parallel)
 
 
+def test_a_finished_run_gets_its_summary_before_the_comparison_ends(four, tmp_path):
+    cfgs = configs(four, tmp_path / "serial")
+    seen = []
+
+    def progress(event, **info):
+        if event == "sample":  # the serial executor plays run 0's four samples first
+            seen.append(len(list((tmp_path / "serial").glob("*/summary.json"))))
+
+    run_all(cfgs, progress=progress, jobs=1)
+    assert seen[:4] == [0, 0, 0, 1]  # run 0's summary is written with its last sample, not at the end
+
+
 def test_ray_equals_a_serial_run(four, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'ivosw-bench[ray]'")
     serial = run_all(configs(four, tmp_path / "serial"), jobs=1)

@@ -254,6 +254,30 @@ def test_learned_quality_and_worst_predicted_ignore_ground_truth():
         assert c == outs[0][1]
 
 
+def test_learned_quality_reuses_unchanged_frames():
+    import torch
+
+    from ivosw_bench.quality.learned import LearnedQuality
+
+    torch.manual_seed(0)
+    frames, labels, probs, _ = _toy_video(T=6)
+    low = probs[:, :, ::2, ::2].copy()  # working-resolution probabilities, as the classic backend gives
+    model = QualityModel(QAConfig(input_size=32, crop_size=32, empty_quality=0.125), device="cpu")
+    fresh, reuse = LearnedQuality(model=model, reuse=False), LearnedQuality(model=model)
+    for est in (fresh, reuse):
+        est.reset("toy", frames, 2)
+    labels2, low2 = labels.copy(), low.copy()
+    labels2[4, 30:34, 10:14] = 1  # the next round changes frame 4 only
+    low2[:, 4] = np.roll(low2[:, 4], 1, axis=1)
+    for lab, lo in ((labels, low), (labels2, low2), (labels, low)):
+        pred = Prediction(labels=lab, low_res_probs=lo)
+        np.testing.assert_allclose(reuse.estimate(frames, pred), fresh.estimate(frames, pred), atol=1e-6)
+        np.testing.assert_allclose(reuse.last_objects, fresh.last_objects, atol=1e-6)
+    assert fresh.frames_computed == 18 and reuse.frames_computed == 7  # 6, then frame 4, then nothing new
+    reuse.reset("toy", frames, 2)
+    assert reuse.frames_computed == 0 and not reuse._memo
+
+
 def test_worst_predicted_excludes_annotated_frames():
     from ivosw_bench.strategies.predicted import WorstPredictedStrategy
 

@@ -4,9 +4,16 @@ It never sees ground truth: ``reset`` drops any ``gt`` it is given, and ``estima
 frames and the backend's prediction (``prediction.probs`` when the backend has probabilities, else
 one-hot ``prediction.labels``). See :mod:`ivosw_bench.quality.model` for the network and the rule
 for objects with no predicted pixel (the checkpoint's constant ``empty_quality``).
+
+A frame's estimate depends only on that frame's pixels, labels and probabilities, and a round's
+interaction leaves many frames' predictions unchanged (a backend re-propagates near the new
+scribble), so within a sample the estimate of a frame whose labels and working-resolution
+probabilities are byte-identical to an earlier round's is reused (``reuse=True``, keyed by a
+BLAKE2 digest of those bytes); only the other frames go through the network.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +27,12 @@ class LearnedQuality(QualityEstimator):
     uses_ground_truth = False
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto", batch_size: int = 64,
-                 model: QualityModel | None = None, precision: str = "auto"):
+                 model: QualityModel | None = None, precision: str = "auto", reuse: bool = True):
         """``weights``: a local checkpoint path (default: the shipped ``weights/quality-classic.pt``)."""
         self.batch_size = batch_size
+        self.reuse = reuse
+        self._memo: dict[bytes, np.ndarray] = {}
+        self.frames_computed = 0  # frames that went through the network since the last reset
         if model is not None:
             self.model = model
         else:
@@ -33,12 +43,40 @@ class LearnedQuality(QualityEstimator):
     def reset(self, sequence, frames, n_objects, gt=None):
         # ground truth is ignored on purpose (Wild setting): never stored, never read
         super().reset(sequence, frames, n_objects)
+        self._memo, self.frames_computed = {}, 0
 
     def estimate(self, frames, prediction) -> np.ndarray:
         labels = np.asarray(prediction.labels)
         low = prediction.low_res_probs
         probs = prediction.probs if prediction.has_probs and low is None else None
-        q, q_obj = self.model.predict_video(np.asarray(frames), probs=probs, labels=labels, low_res_probs=low,
-                                            n_objects=self.n_objects, batch_size=self.batch_size)
+        frames = np.asarray(frames)
+        if not self.reuse or probs is not None:
+            self.frames_computed += len(frames)
+            q, q_obj = self.model.predict_video(frames, probs=probs, labels=labels, low_res_probs=low,
+                                                n_objects=self.n_objects, batch_size=self.batch_size)
+            self.last_objects = q_obj
+            return q.astype(np.float64)
+        keys = [_frame_key(labels[t], None if low is None else low[:, t]) for t in range(len(frames))]
+        miss = [t for t, k in enumerate(keys) if k not in self._memo]
+        if miss:
+            self.frames_computed += len(miss)
+            _, q_miss = self.model.predict_video(frames[miss], labels=labels[miss],
+                                                 low_res_probs=None if low is None else low[:, miss],
+                                                 n_objects=self.n_objects, batch_size=self.batch_size)
+            for t, row in zip(miss, q_miss):
+                self._memo[keys[t]] = row
+        q_obj = np.stack([self._memo[k] for k in keys]).astype(np.float32)
         self.last_objects = q_obj
+        q = q_obj.mean(axis=1) if q_obj.shape[1] else np.full(len(frames), self.model.cfg.empty_quality, np.float32)
         return q.astype(np.float64)
+
+
+def _frame_key(labels: np.ndarray, low_res: np.ndarray | None) -> bytes:
+    """A digest of one frame's prediction (labels and, when given, working-resolution probabilities)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (labels, low_res):
+        if a is not None:
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(a.data)
+    return h.digest()
