@@ -369,5 +369,11 @@ class QualityModel:
         if len(crops):
             geom = crop_geometry(boxes, frames.shape[1], frames.shape[2])
             q_obj[index[:, 0], index[:, 1]] = self.predict_crops(crops, geom, batch_size)
-        q = q_obj.mean(axis=1) if q_obj.shape[1] else np.full(len(frames), self.cfg.empty_quality, np.float32)
-        return q.astype(np.float32), q_obj
+        return self.frame_quality(q_obj), q_obj
+
+    def frame_quality(self, q_obj: np.ndarray) -> np.ndarray:
+        """float32 [T] per-frame quality from per-object quality [T, K]: the mean over objects (the
+        checkpoint's ``empty_quality`` for a video without objects)."""
+        if not q_obj.shape[1]:
+            return np.full(len(q_obj), self.cfg.empty_quality, np.float32)
+        return q_obj.mean(axis=1).astype(np.float32)
