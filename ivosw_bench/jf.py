@@ -114,9 +114,36 @@ def per_frame_jf(gt: np.ndarray, labels: np.ndarray, n_objects: int,
     f = np.empty((T, n_objects), np.float64)
     for k in range(1, n_objects + 1):
         g_all, p_all = gt == k, labels == k
-        for t in range(T):
+
+        def one(t, g_all=g_all, p_all=p_all, k=k):
             j[t, k - 1], f[t, k - 1] = _frame_jf(g_all[t], p_all[t], r, kernel)
+
+        if T >= _PARALLEL_MIN_FRAMES:  # frames are independent; OpenCV and numpy release the GIL
+            list(_pool().map(one, range(T)))
+        else:
+            for t in range(T):
+                one(t)
     return j, f
+
+
+_PARALLEL_MIN_FRAMES = 16
+
+
+def _pool():
+    """Two threads for the per-frame J and F of a video (about 1.4x faster on 2 cores at 480p; each
+    frame writes its own cells, so the values are the serial ones). One pool per process: a forked
+    worker gets its own (the parent's threads do not survive a fork)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    pid = os.getpid()
+    if _POOL.get("pid") != pid:
+        _POOL.update(pid=pid, pool=ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
+                                                      thread_name_prefix="ivosw-jf"))
+    return _POOL["pool"]
+
+
+_POOL: dict = {}
 
 
 def reference_per_frame_jf(gt: np.ndarray, labels: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:

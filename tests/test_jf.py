@@ -102,3 +102,22 @@ def test_equal_on_real_davis_masks_and_classic_predictions(davis16):
     assert_same(gt, np.roll(gt, 3, axis=2), 1)  # near-perfect masks: boundary matches matter
     j, f = per_frame_jf(gt, pred.labels, 1)
     assert 0 < sample_jf(j, f) < 1
+
+
+def test_per_frame_jf_threads_equal_serial_and_survive_fork():
+    import multiprocessing as mp
+
+    from ivosw_bench import jf as jfmod
+
+    rng = np.random.default_rng(3)
+    gt = (rng.random((20, 40, 50)) > 0.6).astype(np.uint8) * rng.integers(1, 3, (20, 40, 50)).astype(np.uint8)
+    pred = np.roll(gt, 2, axis=1)
+    threaded = jfmod.per_frame_jf(gt, pred, 2)  # 20 frames: the thread pool
+    serial = [jfmod._frame_jf(gt[t] == k, pred[t] == k, jfmod.bound_pixels(40, 50), jfmod._disk(jfmod.bound_pixels(40, 50)))
+              for t in range(20) for k in (1, 2)]
+    np.testing.assert_array_equal(np.stack(threaded, -1).reshape(-1, 2), np.array(serial))
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:  # a forked worker builds its own pool instead of waiting on dead threads
+        child = pool.apply(jfmod.per_frame_jf, (gt, pred, 2))
+    np.testing.assert_array_equal(child[0], threaded[0])
+    np.testing.assert_array_equal(child[1], threaded[1])

@@ -278,6 +278,21 @@ def test_learned_quality_reuses_unchanged_frames():
     assert reuse.frames_computed == 0 and not reuse._memo
 
 
+def test_predict_video_frame_ids_read_in_place():
+    import torch
+
+    torch.manual_seed(0)
+    frames, labels, probs, _ = _toy_video(T=6)
+    low = probs[:, :, ::2, ::2].copy()
+    model = QualityModel(QAConfig(input_size=32, crop_size=32, empty_quality=0.125), device="cpu")
+    q_all, obj_all = model.predict_video(frames, labels=labels, low_res_probs=low, n_objects=2)
+    ids = [5, 1, 3]
+    q_ids, obj_ids = model.predict_video(frames, labels=labels, low_res_probs=low, n_objects=2, frame_ids=ids)
+    assert q_ids.shape == (3,) and obj_ids.shape == (3, 2)
+    np.testing.assert_allclose(obj_ids, obj_all[ids], atol=1e-6)
+    np.testing.assert_allclose(q_ids, q_all[ids], atol=1e-6)
+
+
 def test_worst_predicted_excludes_annotated_frames():
     from ivosw_bench.strategies.predicted import WorstPredictedStrategy
 

@@ -60,8 +60,8 @@ class LearnedQuality(QualityEstimator):
         miss = [t for t, k in enumerate(keys) if k not in self._memo]
         if miss:
             self.frames_computed += len(miss)
-            _, q_miss = self.model.predict_video(frames[miss], labels=labels[miss],
-                                                 low_res_probs=None if low is None else low[:, miss],
+            # read in place: a fancy-indexed copy of the video costs ~0.25 s per round at 480p
+            _, q_miss = self.model.predict_video(frames, labels=labels, low_res_probs=low, frame_ids=miss,
                                                  n_objects=self.n_objects, batch_size=self.batch_size)
             for t, row in zip(miss, q_miss):
                 self._memo[keys[t]] = row

@@ -309,6 +309,8 @@ class QualityModel:
         self.device = pick_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.net = (net or build_net(self.cfg.depth, self.cfg.geometry)).to(self.device)
+        if self.device.type == "cpu":  # the crops arrive channels-last (NHWC): oneDNN's fast layout, ~10% faster
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.net.eval()
         self.meta = meta or {}
 
@@ -358,17 +360,21 @@ class QualityModel:
 
     def predict_video(self, frames: np.ndarray, probs: np.ndarray | None = None,
                       labels: np.ndarray | None = None, n_objects: int | None = None,
-                      batch_size: int = 64, low_res_probs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      batch_size: int = 64, low_res_probs: np.ndarray | None = None,
+                      frame_ids=None) -> tuple[np.ndarray, np.ndarray]:
         """(q [T], q_objects [T, K]) for a whole video: frames [T, H, W, 3] uint8, probs [K+1, T, H, W]
         (or a backend's ``low_res_probs``) and/or labels [T, H, W]. Objects with no predicted pixel get
-        ``cfg.empty_quality``."""
+        ``cfg.empty_quality``. With ``frame_ids`` only those frames are estimated, read in place (no
+        copy of the video), and the rows are theirs, in their order."""
         crops, index, empty, boxes = object_crops(frames, labels=labels, probs=probs, size=self.cfg.crop_size,
                                                   n_objects=n_objects, return_boxes=True,
-                                                  low_res_probs=low_res_probs)
+                                                  low_res_probs=low_res_probs, frame_ids=frame_ids)
         q_obj = np.full(empty.shape, self.cfg.empty_quality, np.float32)
         if len(crops):
             geom = crop_geometry(boxes, frames.shape[1], frames.shape[2])
             q_obj[index[:, 0], index[:, 1]] = self.predict_crops(crops, geom, batch_size)
+        if frame_ids is not None:
+            q_obj = q_obj[np.asarray(frame_ids, np.int64)]
         return self.frame_quality(q_obj), q_obj
 
     def frame_quality(self, q_obj: np.ndarray) -> np.ndarray:
