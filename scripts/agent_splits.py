@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("folder")
     for name in ("train", "final", "ablate"):
         p = sub.add_parser(name)
-        p.add_argument("--lookahead", required=True)
+        p.add_argument("--lookahead", required=True, help="look-ahead folder(s), comma-separated: all are used")
         p.add_argument("--out", required=True)
         p.add_argument("--dataset", default="davis16-human")
         p.add_argument("--setting", default="oracle", choices=["oracle", "wild"])
@@ -134,11 +134,13 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    base = config_from_options({"dataset": args.dataset, "lookahead_dir": args.lookahead, "setting": args.setting,
+    lookahead = args.lookahead.split(",") if "," in args.lookahead else args.lookahead
+    base = config_from_options({"dataset": args.dataset, "lookahead_dir": lookahead, "setting": args.setting,
                                 "jobs": args.jobs, "val_sequences": VAL}, args.overrides)
     specs = [WindowSpec(s, i, 0, None) for s, i in ds.samples(sorted(ds.sequences))
              if base.scribble_sets is None or i in base.scribble_sets]
-    random_baseline(base, specs, Path(base.cache_dir or Path(args.lookahead) / "cache"), log=print)
+    if base.needs_baseline():
+        random_baseline(base, specs, Path(base.cache_dir or Path(base.lookahead_dirs()[-1]) / "cache"), log=print)
     tasks = []
     if args.cmd == "train":
         for split, test in SPLITS.items():

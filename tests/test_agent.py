@@ -13,7 +13,8 @@ from ivosw_bench.agent.features import RICH_FEATURES, allowed_actions, state_fea
 from ivosw_bench.agent.model import (QNetwork, load_weights, numpy_q_values, numpy_weights, save_weights,
                                      state_tensor)
 from ivosw_bench.agent.rewards import aux_reward, epsilon_at, fit_baseline, goal_reward, step_reward
-from ivosw_bench.agent.train import AgentTrainConfig, train_agent
+from ivosw_bench.agent.supervised import load_states
+from ivosw_bench.agent.train import AgentTrainConfig, _Trainer, train_agent
 from ivosw_bench.strategies.base import RoundState
 
 
@@ -207,7 +208,8 @@ def test_lookahead_data(lookahead_dir):
 
 def _small_cfg(tiny_davis, lookahead_dir, **kw):
     base = dict(dataset=str(tiny_davis), backend="fake", env_scale=1.0, rounds=3, random_runs=3, hidden=8,
-                lookahead_dir=str(lookahead_dir), val_sequences=["one"], warm_epochs=3, offline_epochs=1,
+                lookahead_dir=lookahead_dir if isinstance(lookahead_dir, (list, int)) else str(lookahead_dir),
+                val_sequences=["one"], warm_epochs=3, offline_epochs=1,
                 total_steps=6, batch_size=4, eval_every=4, target_update=2, jobs=1)
     base.update(kw)
     return AgentTrainConfig(**base)
@@ -228,6 +230,25 @@ def test_train_warm_start_offline_online_and_selection(tiny_davis, lookahead_dir
     paper = train_agent(_small_cfg(tiny_davis, lookahead_dir, warm_start=False, offline_epochs=0, state="paper",
                                    action_space="all"), tmp_path / "paper", progress=False)
     assert [r["checkpoint"] for r in paper["selection"]][-1] == "online-6"
+
+
+def test_warm_start_alone_skips_the_random_baseline_and_reads_several_lookahead_dirs(tiny_davis, lookahead_dir,
+                                                                                        tmp_path):
+    import shutil
+
+    second = tmp_path / "la2"
+    shutil.copytree(lookahead_dir, second)
+    cfg = _small_cfg(tiny_davis, [str(lookahead_dir), str(second)], offline_epochs=0, total_steps=0, state="paper")
+    assert not cfg.needs_baseline() and cfg.lookahead_dirs() == [str(lookahead_dir), str(second)]
+    trainer = _Trainer(cfg, tmp_path / "run", progress=False)
+    one = [s for s in load_states(lookahead_dir, ["two"])]
+    assert len(trainer._lookahead_states(["two"])) == 2 * len(one)  # both folders' states
+    summary = trainer.run()
+    assert [r["checkpoint"] for r in summary["selection"]] == ["warm"]
+    assert not list((second / "cache").glob("baseline-*.json"))  # no random runs were played
+    assert _small_cfg(tiny_davis, lookahead_dir, warm_loss="reward", offline_epochs=0, total_steps=0).needs_baseline()
+    with pytest.raises(Exception, match="lookahead_dir must be"):
+        _small_cfg(tiny_davis, 3).check()
 
 
 def test_warm_start_needs_lookahead_data():

@@ -73,7 +73,7 @@ class AgentTrainConfig:
     backend_options: dict = field(default_factory=dict)
     env_scale: float = 0.5                   # the environment's video scale
     cache_dir: str | None = None             # episode cache; None: <lookahead_dir>/cache or <out>/cache
-    lookahead_dir: str | None = None         # look-ahead data (warm start, offline DQN)
+    lookahead_dir: str | list[str] | None = None  # look-ahead data (warm start, offline DQN); a list: all of them
     setting: str = "oracle"                  # the state's quality: oracle J&F, or the QA network (wild)
     quality_weights: str | None = None       # QA checkpoint of the wild setting (None: shipped)
     # episode / rewards
@@ -121,6 +121,15 @@ class AgentTrainConfig:
     jobs: int | None = None                  # processes for the random baseline (None: all cores)
     time_limit_s: float | None = None
 
+    def lookahead_dirs(self) -> list[str]:
+        d = self.lookahead_dir
+        return [] if not d else [d] if isinstance(d, str) else list(d)
+
+    def needs_baseline(self) -> bool:
+        """The random-policy runs (mu, sigma of the paper's reward) are read by the reward warm loss,
+        the offline and the online double DQN; a zscore warm start alone does not need them."""
+        return (self.warm_start and self.warm_loss == "reward") or bool(self.offline_epochs) or bool(self.total_steps)
+
     def check(self) -> None:
         """AgentConfigError (one line) on an invalid option."""
         _err = AgentConfigError
@@ -134,6 +143,8 @@ class AgentTrainConfig:
             raise _err("scribble_sets must be a non-empty list of set numbers >= 1 (e.g. [1, 2]) or null")
         if self.rounds < 2 or self.random_runs < 2 or self.batch_size < 1 or not 0 < self.env_scale <= 1:
             raise _err("rounds >= 2, random_runs >= 2, batch_size >= 1 and 0 < env_scale <= 1 are required")
+        if self.lookahead_dir is not None and not isinstance(self.lookahead_dir, (str, list)):
+            raise _err(f"lookahead_dir must be a folder or a list of folders, not {self.lookahead_dir!r}")
         if self.warm_start and not self.lookahead_dir:
             raise _err("warm_start needs look-ahead data: --lookahead DIR (from 'ivosw-bench lookahead'), "
                        "or --set warm_start=false")
@@ -289,7 +300,8 @@ class _Trainer:
         self.sequences = [s for s in pool if s not in set(val)]
         if not self.sequences:
             raise AgentConfigError("no training sequences left after the validation split")
-        cache = cfg.cache_dir or (str(Path(cfg.lookahead_dir) / "cache") if cfg.lookahead_dir else str(self.out / "cache"))
+        cache = cfg.cache_dir or (str(Path(cfg.lookahead_dirs()[-1]) / "cache") if cfg.lookahead_dir
+                                  else str(self.out / "cache"))
         self.cache_dir = Path(cache)
         self.cache = EpisodeCache(path=self.cache_dir)
         self.specs = self._specs(self.sequences)
@@ -323,6 +335,8 @@ class _Trainer:
 
     # -- phases --------------------------------------------------------------------------------
     def _baselines(self) -> dict:
+        if not self.cfg.needs_baseline():  # a zscore warm start alone never reads the random runs
+            return {s.name: {} for s in self.specs}
         base = random_baseline(self.cfg, self.specs, self.cache_dir, self.log)
         write_json(self.out / "baseline.json", {k: {f: e[f] for f in ("jf0", "mu", "sigma")} for k, e in base.items()})
         return base
@@ -330,7 +344,7 @@ class _Trainer:
     def _lookahead_states(self, sequences):
         from .supervised import load_states
 
-        return load_states(self.cfg.lookahead_dir, sequences, self.cfg.setting)
+        return [st for d in self.cfg.lookahead_dirs() for st in load_states(d, sequences, self.cfg.setting)]
 
     def run(self) -> dict:
         c = self.cfg
