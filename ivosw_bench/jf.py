@@ -118,8 +118,9 @@ def per_frame_jf(gt: np.ndarray, labels: np.ndarray, n_objects: int,
         def one(t, g_all=g_all, p_all=p_all, k=k):
             j[t, k - 1], f[t, k - 1] = _frame_jf(g_all[t], p_all[t], r, kernel)
 
-        if T >= _PARALLEL_MIN_FRAMES:  # frames are independent; OpenCV and numpy release the GIL
-            list(_pool().map(one, range(T)))
+        pool = _pool() if T >= _PARALLEL_MIN_FRAMES else None
+        if pool is not None:  # frames are independent; OpenCV and numpy release the GIL
+            list(pool.map(one, range(T)))
         else:
             for t in range(T):
                 one(t)
@@ -130,16 +131,22 @@ _PARALLEL_MIN_FRAMES = 16
 
 
 def _pool():
-    """Two threads for the per-frame J and F of a video (about 1.4x faster on 2 cores at 480p; each
-    frame writes its own cells, so the values are the serial ones). One pool per process: a forked
-    worker gets its own (the parent's threads do not survive a fork)."""
+    """Up to two threads for the per-frame J and F of a video (about 1.4x faster on 2 cores at 480p;
+    each frame writes its own cells, so the values are the serial ones), within this process's
+    OpenCV thread budget: a worker limited to one thread (``executors.worker_threads``) gets None
+    (serial). One pool per process and size: a forked worker builds its own (the parent's threads do
+    not survive a fork)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    pid = os.getpid()
-    if _POOL.get("pid") != pid:
-        _POOL.update(pid=pid, pool=ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
-                                                      thread_name_prefix="ivosw-jf"))
+    import cv2
+
+    n = min(2, os.cpu_count() or 1, max(1, cv2.getNumThreads()))
+    if n < 2:
+        return None
+    key = (os.getpid(), n)
+    if _POOL.get("key") != key:
+        _POOL.update(key=key, pool=ThreadPoolExecutor(max_workers=n, thread_name_prefix="ivosw-jf"))
     return _POOL["pool"]
 
 

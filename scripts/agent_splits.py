@@ -140,7 +140,7 @@ def main() -> None:
     specs = [WindowSpec(s, i, 0, None) for s, i in ds.samples(sorted(ds.sequences))
              if base.scribble_sets is None or i in base.scribble_sets]
     if base.needs_baseline():
-        random_baseline(base, specs, Path(base.cache_dir or Path(base.lookahead_dirs()[-1]) / "cache"), log=print)
+        random_baseline(base, specs, base.episode_cache_dir(out), log=print)
     tasks = []
     if args.cmd == "train":
         for split, test in SPLITS.items():

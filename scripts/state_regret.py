@@ -48,4 +48,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ivosw_bench.errors import UserError
+
+    try:
+        main()
+    except UserError as exc:  # a missing or unfit weights file, an unknown dataset, ...: one line
+        raise SystemExit(f"error: {exc}") from None

@@ -121,3 +121,14 @@ def test_per_frame_jf_threads_equal_serial_and_survive_fork():
         child = pool.apply(jfmod.per_frame_jf, (gt, pred, 2))
     np.testing.assert_array_equal(child[0], threaded[0])
     np.testing.assert_array_equal(child[1], threaded[1])
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # a worker's budget (executors.worker_threads(1)): serial, same values
+    try:
+        assert jfmod._pool() is None
+        serial_run = jfmod.per_frame_jf(gt, pred, 2)
+    finally:
+        cv2.setNumThreads(before)
+    np.testing.assert_array_equal(serial_run[0], threaded[0])
+    np.testing.assert_array_equal(serial_run[1], threaded[1])

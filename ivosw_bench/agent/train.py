@@ -125,6 +125,14 @@ class AgentTrainConfig:
         d = self.lookahead_dir
         return [] if not d else [d] if isinstance(d, str) else list(d)
 
+    def episode_cache_dir(self, out_dir) -> Path:
+        """Where episodes and random runs are cached: ``cache_dir``, else the (last) look-ahead folder's
+        ``cache/`` (whose episodes the look-ahead already computed), else ``<out_dir>/cache``."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        dirs = self.lookahead_dirs()
+        return Path(dirs[-1] if dirs else out_dir) / "cache"
+
     def needs_baseline(self) -> bool:
         """The random-policy runs (mu, sigma of the paper's reward) are read by the reward warm loss,
         the offline and the online double DQN; a zscore warm start alone does not need them."""
@@ -300,9 +308,7 @@ class _Trainer:
         self.sequences = [s for s in pool if s not in set(val)]
         if not self.sequences:
             raise AgentConfigError("no training sequences left after the validation split")
-        cache = cfg.cache_dir or (str(Path(cfg.lookahead_dirs()[-1]) / "cache") if cfg.lookahead_dir
-                                  else str(self.out / "cache"))
-        self.cache_dir = Path(cache)
+        self.cache_dir = cfg.episode_cache_dir(self.out)
         self.cache = EpisodeCache(path=self.cache_dir)
         self.specs = self._specs(self.sequences)
         self.val_specs = [WindowSpec(s, i, 0, None) for s, i in self._samples(self.val_sequences)]

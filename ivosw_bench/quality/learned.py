@@ -6,8 +6,9 @@ one-hot ``prediction.labels``). See :mod:`ivosw_bench.quality.model` for the net
 for objects with no predicted pixel (the checkpoint's constant ``empty_quality``).
 
 A frame's estimate depends only on that frame's pixels, labels and probabilities, and a round's
-interaction leaves many frames' predictions unchanged (a backend re-propagates near the new
-scribble), so within a sample the estimate of a frame whose labels and working-resolution
+interaction can leave many frames' predictions unchanged (a backend that re-propagates near the new
+scribble; the classic backend's global colour model changes almost every frame, only its annotated
+ones stay), so within a sample the estimate of a frame whose labels and working-resolution
 probabilities are byte-identical to an earlier round's is reused (``reuse=True``, keyed by a
 SHA-256 digest of those bytes); only the other frames go through the network.
 """
