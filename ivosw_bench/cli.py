@@ -295,6 +295,35 @@ def train_agent(out, preset, overrides, export, quiet, holdout, val_sequences, *
             out_console.print(f"wrote {path}")
 
 
+@main.command("agent-ensemble")
+@click.argument("members", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the ensemble's weights file (.pt)")
+@click.option("--note", default=None, help="free text kept in the record (e.g. how the ensemble validated)")
+def agent_ensemble(members, out, note):
+    """Save several agent weights files (e.g. seeds) as one ensemble: each network's Q values are
+    standardised over the video's frames and averaged before the argmax (use it as --agent-weights).
+    Writes OUT and a .json record beside it (members' training summaries when found beside them)."""
+    import json
+
+    from .agent.model import save_ensemble
+    from .files import write_json
+
+    meta = save_ensemble(members, out, {"command": " ".join(["ivosw-bench"] + sys.argv[1:])})
+    rows = []
+    for m in meta["members"]:
+        row = {"path": m["path"], "seed": (m.get("config") or {}).get("seed")}
+        summary = Path(m["path"]).parent / "summary.json"
+        if summary.is_file():
+            done = json.loads(summary.read_text())
+            row.update(selected=done.get("selected"), wall_s=done.get("wall_s"),
+                       train_sequences=done.get("train_sequences"), val_sequences=done.get("val_sequences"))
+        rows.append(row)
+    record = {"weights": Path(out).name, **{k: v for k, v in meta.items() if k != "members"},
+              "note": note, "config": meta["members"][0].get("config"), "members": rows}
+    write_json(Path(out).with_suffix(".json"), record)
+    out_console.print(f"wrote {out} ({len(members)} members) and {Path(out).with_suffix('.json')}")
+
+
 def _warn(messages) -> None:
     for msg in messages:
         err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)

@@ -185,6 +185,44 @@ def test_padded_batches_equal_single_videos():
         np.testing.assert_allclose(both[1].numpy(), net(torch.from_numpy(b))[0].numpy(), atol=1e-6)
 
 
+def test_ensemble_standardises_averages_and_round_trips(tmp_path):
+    from ivosw_bench.agent.model import QEnsemble, combine_q, save_ensemble
+    from ivosw_bench.agent.strategy import AgentStrategy
+    from ivosw_bench.errors import WeightsError
+
+    paths = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"s{seed}.pt")
+        save_weights(QNetwork(2, 8).eval(), paths[-1], {"state": "paper", "action_space": "all"})
+    save_ensemble(paths, tmp_path / "ens.pt")
+    net, blob = load_weights(tmp_path / "ens.pt")
+    assert isinstance(net, QEnsemble) and len(net.members) == 3 and blob["action_space"] == "all"
+    assert [m["path"] for m in blob["members"]] == [str(p) for p in paths]
+    q, h = np.random.default_rng(1).random(23), np.zeros(23)
+    h[4] = 1
+    x = state_features(q, h, 2, 8, "paper")
+    singles = [numpy_q_values(numpy_weights(load_weights(p)[0]), x, 1) for p in paths]
+    z = [(s - s.mean()) / s.std() for s in singles]
+    expect = np.mean(z, axis=0)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(torch.from_numpy(x))[0].numpy(), expect, rtol=2e-3, atol=1e-4)
+        xp, lengths = pad([x, x[:9]])  # padding does not leak into the standardisation
+        np.testing.assert_allclose(net(xp, lengths)[1, :9].numpy(), combine_q(np.stack([s[:9] for s in
+                                   [numpy_q_values(numpy_weights(load_weights(p)[0]), x[:9], 1) for p in paths]])),
+                                   rtol=2e-3, atol=1e-4)
+    strat = AgentStrategy(agent_weights=tmp_path / "ens.pt")
+    state = RoundState(t=2, n_frames=23, quality=q, history=h, annotated=[4], rounds=8)
+    np.testing.assert_allclose(strat.q_values(state), expect, rtol=2e-3, atol=1e-4)
+    assert strat.recommend(state) == int(np.argmax(expect))
+    np.testing.assert_array_equal(combine_q([singles[0]]), singles[0])  # one network: unchanged
+    save_weights(QNetwork(2, 8), tmp_path / "rich.pt", {"state": "rich", "action_space": "all"})
+    with pytest.raises(WeightsError, match="rich.pt: state 'rich' differs"):
+        save_ensemble([paths[0], tmp_path / "rich.pt"], tmp_path / "bad.pt")
+    with pytest.raises(WeightsError, match="at least 2"):
+        save_ensemble(paths[:1], tmp_path / "bad.pt")
+
+
 @pytest.fixture
 def lookahead_dir(tiny_davis, tmp_path):
     from ivosw_bench.agent.lookahead import LookaheadConfig, generate
@@ -305,6 +343,10 @@ def test_config_from_options():
     assert config_from_options({}, ["scribble_sets=[1, 2]", "warm_start=false"]).scribble_sets == [1, 2]
     with pytest.raises(AgentConfigError, match="scribble_sets"):
         config_from_options({}, ["scribble_sets=[]", "warm_start=false"])
+    with pytest.raises(AgentConfigError, match="val_scribble_sets"):
+        config_from_options({}, ["val_scribble_sets=[0]", "warm_start=false"])
+    assert config_from_options({}, ["scribble_sets=[1, 2, 3]", "val_scribble_sets=[1]",
+                                    "warm_start=false"]).val_scribble_sets == [1]
 
 
 def test_shipped_weights_load():
@@ -345,3 +387,23 @@ def test_time_reversed_state():
     assert r.q_next == [[8, 7, 6, 5], [4, 3, 2, 1]] and r.cues[0].tolist() == [12, 13, 14, 15]
     back = reversed_state(r)
     assert back.candidates.tolist() == [0, 2] and back.q_next == st.q_next
+
+
+def test_agent_ensemble_cli_writes_weights_and_record(tmp_path):
+    from conftest import invoke, one_line_error
+
+    paths = []
+    for seed in range(2):
+        torch.manual_seed(seed)
+        (tmp_path / f"s{seed}").mkdir()
+        paths.append(tmp_path / f"s{seed}" / "agent.pt")
+        save_weights(QNetwork(2, 8), paths[-1], {"state": "paper", "action_space": "all", "config": {"seed": seed}})
+    (tmp_path / "s1" / "summary.json").write_text(json.dumps({"selected": {"val_round_auc": 43.0}, "wall_s": 5.0}))
+    res = invoke("agent-ensemble", *paths, "--out", tmp_path / "ens.pt", "--note", "validation 44")
+    assert res.exit_code == 0, res.output
+    record = json.loads((tmp_path / "ens.json").read_text())
+    assert record["note"] == "validation 44" and record["action_space"] == "all"
+    assert [m["seed"] for m in record["members"]] == [0, 1]
+    assert record["members"][1]["selected"]["val_round_auc"] == 43.0 and "selected" not in record["members"][0]
+    one_line_error(invoke("agent-ensemble", paths[0], tmp_path / "missing.pt", "--out", tmp_path / "x.pt"),
+                   "missing.pt")

@@ -7,6 +7,9 @@ mode (``paper``: q and h; ``rich``: plus positions, distances, gaps, rounds left
 paper's) are those the network was trained with, read from its weights file, so that training and
 use never disagree; ``allow_repeats`` overrides the action space for ablations.
 
+A weights file may hold an ensemble (several seeds saved together by ``save_ensemble``): their Q
+values, each standardised over the video's frames, are averaged before the argmax.
+
 ``agent_weights`` may also be a k-fold manifest (``.json``, written by ``scripts/agent_splits.py``):
 ``{"kind": "ivosw-agent-kfold", "folds": [{"test_sequences": [...], "weights": {"<seed>": path}}]}``;
 each sample is then played by the network that never saw its sequence, trained with the run's
@@ -24,7 +27,7 @@ from ..strategies.base import RoundState, Strategy
 from ..weights import default_weights
 from .cues import prediction_cues
 from .features import allowed_actions, state_features
-from .model import load_weights, numpy_q_values, numpy_weights
+from .model import combine_q, load_weights, numpy_q_values, numpy_weights
 
 DEFAULT_WEIGHTS = default_weights("agent")
 DEFAULT_WILD_WEIGHTS = default_weights("agent-wild")
@@ -77,7 +80,8 @@ class AgentStrategy(Strategy):
             if pred is not None:
                 cues = prediction_cues(np.asarray(pred.labels), pred.low_res_probs)
         x = state_features(state.quality, state.history, state.t, state.rounds, self.state_mode, cues)
-        return numpy_q_values(self._w, x, self._layers)
+        q = numpy_q_values(self._w, x, self._layers)
+        return combine_q(q) if q.ndim == 2 else q
 
     def recommend(self, state: RoundState) -> int:
         q = self.q_values(state).astype(np.float64)

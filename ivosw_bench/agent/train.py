@@ -69,6 +69,7 @@ class AgentTrainConfig:
     window_length: int | None = None         # None: whole videos (paper: 25-frame windows)
     windows_per_sequence: int = 1
     scribble_sets: list[int] | None = None   # None: every scribble set of a sequence; e.g. [1, 2]
+    val_scribble_sets: list[int] | None = None  # the validation samples' sets; None: scribble_sets
     backend: str = "classic"
     backend_options: dict = field(default_factory=dict)
     env_scale: float = 0.5                   # the environment's video scale
@@ -147,8 +148,10 @@ class AgentTrainConfig:
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise _err(f"{key} must be one of {', '.join(allowed)}, not {getattr(self, key)!r}")
-        if self.scribble_sets is not None and (not self.scribble_sets or min(self.scribble_sets) < 1):
-            raise _err("scribble_sets must be a non-empty list of set numbers >= 1 (e.g. [1, 2]) or null")
+        for key in ("scribble_sets", "val_scribble_sets"):
+            sets = getattr(self, key)
+            if sets is not None and (not isinstance(sets, list) or not sets or min(sets) < 1):
+                raise _err(f"{key} must be a non-empty list of set numbers >= 1 (e.g. [1, 2]) or null")
         if self.rounds < 2 or self.random_runs < 2 or self.batch_size < 1 or not 0 < self.env_scale <= 1:
             raise _err("rounds >= 2, random_runs >= 2, batch_size >= 1 and 0 < env_scale <= 1 are required")
         if self.lookahead_dir is not None and not isinstance(self.lookahead_dir, (str, list)):
@@ -311,7 +314,8 @@ class _Trainer:
         self.cache_dir = cfg.episode_cache_dir(self.out)
         self.cache = EpisodeCache(path=self.cache_dir)
         self.specs = self._specs(self.sequences)
-        self.val_specs = [WindowSpec(s, i, 0, None) for s, i in self._samples(self.val_sequences)]
+        val_sets = cfg.val_scribble_sets if cfg.val_scribble_sets is not None else cfg.scribble_sets
+        self.val_specs = [WindowSpec(s, i, 0, None) for s, i in self._samples(self.val_sequences, val_sets)]
         self.quality_fn = None
         if cfg.setting == "wild":
             from ..quality.learned import LearnedQuality
@@ -322,8 +326,8 @@ class _Trainer:
                 probs=None if pred.low_res_probs is not None else pred.probs)[0]
         self.envs: dict[str, AgentEnv] = {}
 
-    def _samples(self, sequences: list[str]) -> list[tuple[str, int]]:
-        sets = self.cfg.scribble_sets
+    def _samples(self, sequences: list[str], sets="training") -> list[tuple[str, int]]:
+        sets = self.cfg.scribble_sets if sets == "training" else sets
         return [(s, i) for s, i in self.dataset.samples(sequences) if sets is None or i in sets]
 
     def _specs(self, sequences: list[str]) -> list[WindowSpec]:
