@@ -54,6 +54,12 @@ def _train_one(cfg_dict: dict, out: str) -> dict:
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` (one per training folder), keeping the rows of other folders already in ``path``
+    (a later call with more seeds adds to the table instead of replacing it)."""
+    if path.exists():
+        with open(path, newline="") as fh:
+            done = {r["out"]: r for r in csv.DictReader(fh)}
+        rows = list({**done, **{r["out"]: r for r in rows}}.values())
     rows = sorted(rows, key=lambda r: r["out"])
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))

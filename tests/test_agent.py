@@ -407,3 +407,17 @@ def test_agent_ensemble_cli_writes_weights_and_record(tmp_path):
     assert record["members"][1]["selected"]["val_round_auc"] == 43.0 and "selected" not in record["members"][0]
     one_line_error(invoke("agent-ensemble", paths[0], tmp_path / "missing.pt", "--out", tmp_path / "x.pt"),
                    "missing.pt")
+
+
+def test_agent_splits_table_rows_accumulate(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("agent_splits", Path(__file__).parents[1] / "scripts" / "agent_splits.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    f = tmp_path / "ablate.csv"
+    mod._write_rows(f, [{"out": "r/base-seed0", "v": 1}, {"out": "r/base-seed1", "v": 2}])
+    mod._write_rows(f, [{"out": "r/base-seed1", "v": 3}, {"out": "r/base-seed2", "v": 4}])  # later seeds add rows
+    rows = list(csv.DictReader(f.open()))
+    assert [(r["out"], r["v"]) for r in rows] == [("r/base-seed0", "1"), ("r/base-seed1", "3"), ("r/base-seed2", "4")]
