@@ -221,6 +221,8 @@ def test_ensemble_standardises_averages_and_round_trips(tmp_path):
         save_ensemble([paths[0], tmp_path / "rich.pt"], tmp_path / "bad.pt")
     with pytest.raises(WeightsError, match="at least 2"):
         save_ensemble(paths[:1], tmp_path / "bad.pt")
+    with pytest.raises(WeightsError, match="ens.pt: is itself an ensemble"):
+        save_ensemble([tmp_path / "ens.pt", paths[0]], tmp_path / "bad.pt")
 
 
 @pytest.fixture

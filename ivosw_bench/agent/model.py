@@ -98,13 +98,13 @@ def _lstm_direction(x: np.ndarray, w_ih, w_hh, b, reverse: bool) -> np.ndarray:
     """One direction of one PyTorch LSTM layer (gates i, f, g, o) for M networks at once:
     x [M, N, D], w_ih [M, 4H, D], w_hh [M, 4H, H], b [M, 4H] -> [M, N, H]."""
     m, n, hdim = x.shape[0], x.shape[1], w_hh.shape[2]
-    pre = np.einsum("mnd,mgd->mng", x, w_ih) + b[:, None, :]  # input part of every step at once
+    pre = x @ w_ih.transpose(0, 2, 1) + b[:, None, :]  # input part of every step at once
     h = np.zeros((m, hdim), np.float32)
     c = np.zeros((m, hdim), np.float32)
     out = np.empty((m, n, hdim), np.float32)
     steps = range(n - 1, -1, -1) if reverse else range(n)
     for k in steps:
-        g = pre[:, k] + np.einsum("mgh,mh->mg", w_hh, h)
+        g = pre[:, k] + (w_hh @ h[:, :, None])[:, :, 0]
         i, f = 1.0 / (1.0 + np.exp(-g[:, :hdim])), 1.0 / (1.0 + np.exp(-g[:, hdim:2 * hdim]))
         cand, o = np.tanh(g[:, 2 * hdim:3 * hdim]), 1.0 / (1.0 + np.exp(-g[:, 3 * hdim:]))
         c = f * c + i * cand
@@ -130,7 +130,7 @@ def numpy_q_values(w: dict, x: np.ndarray, layers: int) -> np.ndarray:
     if single:
         w = {k: v[None] for k, v in w.items()}
     x = np.asarray(x, np.float32)
-    y = np.maximum(np.einsum("nf,mhf->mnh", x, w["embed.0.weight"]) + w["embed.0.bias"][:, None, :], 0.0)
+    y = np.maximum(x @ w["embed.0.weight"].transpose(0, 2, 1) + w["embed.0.bias"][:, None, :], 0.0)
     for layer in range(layers):
         dirs = []
         for suffix, reverse in (("", False), ("_reverse", True)):
@@ -138,7 +138,7 @@ def numpy_q_values(w: dict, x: np.ndarray, layers: int) -> np.ndarray:
             dirs.append(_lstm_direction(y, w[f"lstm.weight_ih_{p}"], w[f"lstm.weight_hh_{p}"],
                                         w[f"lstm.bias_ih_{p}"] + w[f"lstm.bias_hh_{p}"], reverse))
         y = np.concatenate(dirs, axis=2)
-    q = np.einsum("mnh,moh->mno", y, w["head.weight"])[..., 0] + w["head.bias"]
+    q = (y @ w["head.weight"].transpose(0, 2, 1))[..., 0] + w["head.bias"]
     return q[0] if single else q
 
 
@@ -155,7 +155,7 @@ def save_weights(net: QNetwork, path, extra: dict | None = None) -> None:
                     **(extra or {})}, fh)
 
 
-def load_weights(path=None) -> tuple[QNetwork, dict]:
+def load_weights(path=None) -> tuple[QNetwork | QEnsemble, dict]:
     """(network in eval mode, the whole saved dict) from ``path`` (default: the shipped weights).
     :class:`~ivosw_bench.errors.WeightsError` naming the file when it is missing or does not fit."""
     from .. import weights
@@ -183,9 +183,10 @@ def save_ensemble(paths, out, extra: dict | None = None) -> dict:
         raise weights.WeightsError(f"an ensemble needs at least 2 weights files, got {len(paths)}")
     loaded = [load_weights(p) for p in paths]
     first_net, first = loaded[0]
-    for p, (net, blob) in zip(paths[1:], loaded[1:]):
+    for p, (net, _) in zip(paths, loaded):
         if isinstance(net, QEnsemble):
             raise weights.WeightsError(f"{p}: is itself an ensemble; list its members instead")
+    for p, (net, blob) in zip(paths[1:], loaded[1:]):
         for key in ("state", "action_space"):
             if blob.get(key, "paper") != first.get(key, "paper"):
                 raise weights.WeightsError(f"{p}: {key} {blob.get(key)!r} differs from {paths[0]}'s {first.get(key)!r}")

@@ -326,14 +326,13 @@ class _Trainer:
                 probs=None if pred.low_res_probs is not None else pred.probs)[0]
         self.envs: dict[str, AgentEnv] = {}
 
-    def _samples(self, sequences: list[str], sets="training") -> list[tuple[str, int]]:
-        sets = self.cfg.scribble_sets if sets == "training" else sets
+    def _samples(self, sequences: list[str], sets: list[int] | None) -> list[tuple[str, int]]:
         return [(s, i) for s, i in self.dataset.samples(sequences) if sets is None or i in sets]
 
     def _specs(self, sequences: list[str]) -> list[WindowSpec]:
         c = self.cfg
         if c.window_length is None:
-            return [WindowSpec(s, i, 0, None) for s, i in self._samples(sequences)]
+            return [WindowSpec(s, i, 0, None) for s, i in self._samples(sequences, c.scribble_sets)]
         return make_windows(self.dataset, sequences, c.windows_per_sequence, c.window_length)
 
     def env(self, spec: WindowSpec) -> AgentEnv:
