@@ -84,6 +84,8 @@ def _run_options(f):
         click.option("--dataset", default=None, help="DAVIS-layout folder or a known name (default: the embedded synthetic data)"),
         click.option("--subset", default=None, help="named subset of the dataset (ImageSets/2017/<name>.txt, or 'all')"),
         click.option("--sequences", default=None, help="comma-separated sequence names (default: all of the subset)"),
+        click.option("--scribbles", default=None, metavar="I,J",
+                     help="comma-separated scribble set numbers to play (default: every set of each sequence)"),
         click.option("--rounds", default=8, show_default=True, type=int, help="interaction rounds per sample (T)"),
         click.option("--setting", default=None, type=click.Choice(["oracle", "wild"]),
                      help="what strategies may see: oracle = GT per-frame J&F, wild = predicted quality "
@@ -115,12 +117,26 @@ def _run_options(f):
     return f
 
 
+def _scribble_sets(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        sets = sorted({int(x) for x in _csv(text)})
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers such as 1,3, not {text!r}",
+                                 param_hint="--scribbles") from None
+    if not sets or sets[0] < 1:
+        raise click.BadParameter(f"scribble set numbers start at 1, not {text!r}", param_hint="--scribbles")
+    return sets
+
+
 def _base_config(**kw):
     from .session import RunConfig
 
     setting = kw["setting"] or ("wild" if kw["host"] else "oracle")
     return RunConfig(backend=kw["backend"], dataset=kw["dataset"], subset=kw["subset"],
-                     sequences=_csv(kw["sequences"]), rounds=kw["rounds"], setting=setting,
+                     sequences=_csv(kw["sequences"]), scribbles=_scribble_sets(kw["scribbles"]),
+                     rounds=kw["rounds"], setting=setting,
                      host=kw["host"], user_key=kw["user_key"], timeout=kw["timeout"],
                      out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"],
                      quality_weights=kw["quality_weights"],

@@ -56,6 +56,7 @@ class RunConfig:
     dataset: str | None = None  # a folder or a known name; None = the embedded synthetic data
     subset: str | None = None
     sequences: list[str] | None = None
+    scribbles: list[int] | None = None  # scribble set numbers to play (None: every set of each sequence)
     rounds: int = 8
     seed: int = 0
     setting: str = "oracle"
@@ -134,7 +135,8 @@ def _check_remote(cfg: RunConfig, cls) -> None:
 
 def default_run_id(cfg: RunConfig, dataset_name: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._+=@-]", "-", dataset_name).lstrip(".-") or "dataset"
-    return protocol.run_id(safe, cfg.backend, cfg.strategy, cfg.setting, cfg.rounds, cfg.seed)
+    run_id = protocol.run_id(safe, cfg.backend, cfg.strategy, cfg.setting, cfg.rounds, cfg.seed)
+    return run_id + ("_s" + "-".join(map(str, cfg.scribbles)) if cfg.scribbles else "")
 
 
 def run_config(cfg: RunConfig, dataset: Dataset, sequences: list[str], n_samples: int, run_id: str) -> dict:
@@ -145,6 +147,22 @@ def run_config(cfg: RunConfig, dataset: Dataset, sequences: list[str], n_samples
     for key in ("out", "name", "resume", "overwrite", "dataset", "user_key", "timeout"):
         config.pop(key)
     return config
+
+
+def select_scribbles(samples: list[tuple[str, int]], sets: list[int] | None, where) -> list[tuple[str, int]]:
+    """The samples whose scribble set is in ``sets`` (all when None); RunError naming the dataset
+    when a set is missing from a selected sequence."""
+    if sets is None:
+        return samples
+    have: dict[str, set] = {}
+    for seq, idx in samples:
+        have.setdefault(seq, set()).add(idx)
+    for seq, idxs in have.items():
+        missing = sorted(set(sets) - idxs)
+        if missing:
+            raise RunError(f"{where}: sequence '{seq}' has no scribble set {', '.join(map(str, missing))} "
+                              f"(--scribbles; it has {', '.join(map(str, sorted(idxs)))})")
+    return [(seq, idx) for seq, idx in samples if idx in sets]
 
 
 @dataclass
@@ -184,7 +202,7 @@ def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_part
         sequences = client.check_plan(remote, dataset, cfg.rounds)
     else:
         sequences = dataset.select(cfg.subset, cfg.sequences)
-    samples = dataset.samples(sequences)
+    samples = select_scribbles(dataset.samples(sequences), cfg.scribbles, dataset.root)
     run_id = cfg.name or default_run_id(cfg, dataset.name)
     if check_parts:
         make_backend(cfg.backend, **cfg.backend_options).close()

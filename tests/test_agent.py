@@ -423,3 +423,28 @@ def test_agent_splits_table_rows_accumulate(tmp_path):
     mod._write_rows(f, [{"out": "r/base-seed1", "v": 3}, {"out": "r/base-seed2", "v": 4}])  # later seeds add rows
     rows = list(csv.DictReader(f.open()))
     assert [(r["out"], r["v"]) for r in rows] == [("r/base-seed0", "1"), ("r/base-seed1", "3"), ("r/base-seed2", "4")]
+
+
+def test_q_noise_is_smooth_clipped_and_reaches_the_warm_start(tiny_davis, lookahead_dir, tmp_path):
+    from ivosw_bench.agent.supervised import noisy_q, smooth_noise
+    from ivosw_bench.errors import AgentConfigError
+
+    rng = np.random.default_rng(0)
+    e = np.concatenate([smooth_noise(200, 0.2, 5.0, rng) for _ in range(50)])
+    assert abs(e.std() - 0.2) < 0.02 and abs(e.mean()) < 0.03
+    lag1 = np.corrcoef(e[:-1], e[1:])[0, 1]
+    assert lag1 > 0.9  # correlated over frames, not white
+    x = np.stack([np.linspace(0, 1, 40), np.ones(40)], 1).astype(np.float32)
+    y = noisy_q(x, 0.5, 3.0, rng)
+    assert y[:, 0].min() >= 0 and y[:, 0].max() <= 1 and np.array_equal(y[:, 1], x[:, 1])
+    assert not np.allclose(y[:, 0], x[:, 0]) and np.array_equal(x[:, 0], np.linspace(0, 1, 40).astype(np.float32))
+    with pytest.raises(AgentConfigError, match="q_noise must be"):
+        _small_cfg(tiny_davis, lookahead_dir, q_noise=-0.1).check()
+    with pytest.raises(AgentConfigError, match="state 'h' has none"):
+        _small_cfg(tiny_davis, lookahead_dir, q_noise=0.1, state="h").check()
+    # the warm start trains (and differs) with noise on
+    runs = {}
+    for sd in (0.0, 0.3):
+        cfg = _small_cfg(tiny_davis, lookahead_dir, offline_epochs=0, total_steps=0, state="paper", q_noise=sd)
+        runs[sd] = _Trainer(cfg, tmp_path / f"run{sd}", progress=False).run()
+    assert runs[0.0]["warm_loss"] != runs[0.3]["warm_loss"]

@@ -116,3 +116,20 @@ def test_real_davis16_sequence_two_rounds(davis16, tmp_path):
     assert 0.05 < m["per_round_jf"][0] <= 1 and m["time_auc"] is not None
     rounds = pd.read_csv(path / "rounds.csv")
     assert rounds["n_frames"].tolist() == [25, 25]
+
+
+def test_scribbles_selects_sets_and_names_the_run(tiny_davis, tmp_path):
+    from ivosw_bench.session import select_scribbles
+
+    samples = [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("b", 3)]
+    assert select_scribbles(samples, None, "D") == samples
+    assert select_scribbles(samples, [3], "D") == [("a", 3), ("b", 3)]
+    with pytest.raises(RunError, match=r"D: sequence 'a' has no scribble set 4 \(--scribbles; it has 1, 2, 3\)"):
+        select_scribbles(samples, [1, 4], "D")
+    path, summary = run(RunConfig(strategy="linspace", dataset=str(tiny_davis), rounds=2, out=str(tmp_path),
+                                  scribbles=[1]))
+    assert path.name.endswith("_s1") and summary["n_samples"] == 2
+    assert json.loads((path / "config.json").read_text())["scribbles"] == [1]
+    with pytest.raises(RunError, match="has no scribble set 2"):
+        run(RunConfig(strategy="linspace", dataset=str(tiny_davis), rounds=2, out=str(tmp_path / "x"), scribbles=[2]))
+    assert not (tmp_path / "x").exists()  # nothing written on a bad option

@@ -103,11 +103,33 @@ def warm_targets(st: LAState, baseline: dict, cfg, allowed: np.ndarray) -> np.nd
     return (g - g.mean()) / (g.std() + 1e-3)
 
 
+def smooth_noise(n: int, sd: float, frames: float, rng: np.random.Generator) -> np.ndarray:
+    """[n] Gaussian noise with standard deviation ``sd`` correlated over about ``frames`` frames (white
+    noise convolved with a Gaussian kernel, rescaled): a model of a QA network's per-frame errors,
+    which drift over stretches of a video rather than jump frame to frame."""
+    white = rng.standard_normal(n + 6 * int(np.ceil(frames)))
+    k = np.arange(-3 * int(np.ceil(frames)), 3 * int(np.ceil(frames)) + 1)
+    kernel = np.exp(-0.5 * (k / frames) ** 2)
+    kernel /= np.sqrt((kernel ** 2).sum())  # unit variance after the convolution
+    return sd * np.convolve(white, kernel, mode="valid")[:n]
+
+
+def noisy_q(x: np.ndarray, sd: float, frames: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of state features ``x`` [N, F] whose q (column 0) carries :func:`smooth_noise`, clipped to
+    [0, 1]: trains an agent for a quality estimate that ranks frames imperfectly (the wild setting)."""
+    out = x.copy()
+    out[:, 0] = np.clip(out[:, 0] + smooth_noise(len(x), sd, frames, rng), 0.0, 1.0)
+    return out
+
+
 def warm_start(net, states: list[LAState], baselines: dict, cfg, epochs: int, lr: float, batch: int,
                seed: int, log=None) -> list[float]:
     """Regress :func:`warm_targets` on every allowed candidate of every state (MSE over the tried
-    candidates); returns the mean loss per epoch."""
+    candidates); returns the mean loss per epoch. With ``cfg.q_noise`` every state's q gets fresh
+    smooth noise each time it is used (:func:`noisy_q`)."""
     rng = random.Random(seed)
+    noise_rng = np.random.default_rng(seed)
+    sd, frames = float(getattr(cfg, "q_noise", 0.0)), float(getattr(cfg, "q_noise_frames", 5.0))
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=cfg.warm_weight_decay)
     if cfg.augment_reverse:
         states = list(states) + [reversed_state(st) for st in states]
@@ -124,7 +146,8 @@ def warm_start(net, states: list[LAState], baselines: dict, cfg, epochs: int, lr
         total = 0.0
         for i in range(0, len(items), batch):
             chunk = items[i:i + batch]
-            x, lengths = pad([c[0] for c in chunk])
+            feats = [noisy_q(c[0], sd, frames, noise_rng) if sd > 0 else c[0] for c in chunk]
+            x, lengths = pad(feats)
             q = net(x, lengths)
             rows = torch.cat([torch.full((len(c[1]),), k) for k, c in enumerate(chunk)])
             cols = torch.from_numpy(np.concatenate([c[1] for c in chunk]))

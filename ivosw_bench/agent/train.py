@@ -97,6 +97,8 @@ class AgentTrainConfig:
     warm_epochs: int = 60
     warm_weight_decay: float = 0.0
     augment_reverse: bool = True             # time-reversed copies of every look-ahead state
+    q_noise: float = 0.0                     # sd of smooth noise added to the state's q in the warm start
+    q_noise_frames: float = 5.0              # its correlation length in frames (a QA network's errors are smooth)
     warm_lr: float = 1e-3
     warm_batch: int = 16
     offline_epochs: int = 0
@@ -159,6 +161,10 @@ class AgentTrainConfig:
         if self.warm_start and not self.lookahead_dir:
             raise _err("warm_start needs look-ahead data: --lookahead DIR (from 'ivosw-bench lookahead'), "
                        "or --set warm_start=false")
+        if not (0.0 <= self.q_noise <= 1.0) or self.q_noise_frames <= 0:
+            raise _err(f"q_noise must be in [0, 1] and q_noise_frames > 0, not {self.q_noise!r}, {self.q_noise_frames!r}")
+        if self.q_noise and self.state not in ("rich", "paper", "both", "q"):
+            raise _err(f"q_noise perturbs the state's q: state {self.state!r} has none")
         if self.offline_epochs and self.setting != "oracle":
             raise _err("offline double DQN needs the oracle next states: offline_epochs=0 in the wild setting")
 

@@ -48,7 +48,7 @@ ROUND_COLUMNS = [c for c, _ in SCHEMA["rounds.csv"]]
 REPORT_COLUMNS = [c for c, _ in SCHEMA["report.csv"]]
 QUALITY_COLUMNS = [c for c, _ in SCHEMA["quality.csv"]]
 #: config keys that must match for --resume to continue a run
-RESUME_KEYS = ("strategy", "backend", "dataset_root", "sequences", "setting", "rounds", "seed",
+RESUME_KEYS = ("strategy", "backend", "dataset_root", "sequences", "scribbles", "setting", "rounds", "seed",
                "strategy_options", "backend_options", "quality_weights")
 #: keys that make a config.json one of ours (``--overwrite`` only removes such folders)
 RUN_MARKER_KEYS = ("run_id", "strategy", "backend", "rounds", "setting")
