@@ -96,6 +96,8 @@ def _run_options(f):
                      help="frames greedy-oracle tries each round, evenly spaced (default: every frame)"),
         click.option("--quality-weights", default=None, type=click.Path(dir_okay=False),
                      help="QA network checkpoint for the wild setting (default: weights/quality-classic.pt)"),
+        click.option("--qa-tta", is_flag=True,
+                     help="wild: average the QA network over each crop and its mirror image (twice its work)"),
         click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="folder of run folders"),
         click.option("--resume", is_flag=True, help="continue an existing run folder (a killed run)"),
         click.option("--overwrite", is_flag=True, help="delete an existing run folder and start again"),
@@ -139,7 +141,7 @@ def _base_config(**kw):
                      rounds=kw["rounds"], setting=setting,
                      host=kw["host"], user_key=kw["user_key"], timeout=kw["timeout"],
                      out=kw["out"], resume=kw["resume"], overwrite=kw["overwrite"],
-                     quality_weights=kw["quality_weights"],
+                     quality_weights=kw["quality_weights"], quality_tta=kw["qa_tta"],
                      strategy_options={k: kw[k] for k in ("agent_weights", "candidates") if kw[k] is not None})
 
 

@@ -65,6 +65,7 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     quality_weights: str | None = None  # QA network checkpoint of the wild setting (None: shipped)
+    quality_tta: bool = False       # wild: average the QA network over each crop and its mirror image
     strategy_options: dict = field(default_factory=dict)
     backend_options: dict = field(default_factory=dict)
     host: str | None = None         # a benchmark server's URL (None: davisinteractive's local service)
@@ -114,7 +115,7 @@ def check_options(cfg: RunConfig) -> QualityEstimator:
         _check_remote(cfg, cls)
     if (cls.needs_oracle or cls.needs_lookahead) and cfg.setting == "wild":
         raise RunError(f"strategy '{cfg.strategy}' needs ground truth and cannot run in the wild setting")
-    estimator = make_estimator(cfg.setting, cfg.quality_weights)  # a missing QA checkpoint fails here
+    estimator = make_estimator(cfg.setting, cfg.quality_weights, cfg.quality_tta)  # a missing QA checkpoint fails here
     if cfg.host is not None and estimator.uses_ground_truth:
         raise RunError(f"quality estimator '{estimator.name}' needs ground truth, which stays on the server at {cfg.host}")
     return estimator
@@ -357,7 +358,7 @@ def play_sample(task_cfg: dict, sample: tuple[str, int]) -> list["RoundRecord"]:
         dataset = open_dataset(cfg.dataset, sequences=cfg.sequences, check=False)
         _WORKER_PARTS.clear()  # one configuration at a time: release the previous backend's memory
         _WORKER_PARTS[key] = (cfg, dataset, make_backend(cfg.backend, **cfg.backend_options), _build_strategy(cfg),
-                              make_estimator(cfg.setting, cfg.quality_weights))
+                              make_estimator(cfg.setting, cfg.quality_weights, cfg.quality_tta))
     cfg, dataset, backend, strategy, estimator = _WORKER_PARTS[key]
     loop = RoundLoop(cfg, dataset, backend, strategy, estimator)
     return list(loop.records(cfg.sequences, [tuple(sample)]))

@@ -356,3 +356,24 @@ def test_chunks_without_boxes_give_one_line_errors(tmp_path):
     meta = train_quality(tmp_path, tmp_path / "q.pt", QATrainConfig(input_size=16, epochs=1, val_sequences=["b"],
                                                                     geometry=False), progress=False)
     assert meta["trained_on"]["n_train"] == 4
+
+
+def test_tta_averages_each_crop_with_its_mirror_image(tmp_path):
+    from ivosw_bench.quality.learned import LearnedQuality
+    from ivosw_bench.quality.oracle import make_estimator
+
+    import torch
+
+    torch.manual_seed(0)
+    model = QualityModel(QAConfig(input_size=32, crop_size=32, image="edges"), device="cpu")
+    crops = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 4), dtype=np.uint8)
+    plain = model.predict_crops(crops)
+    mirror = model.predict_crops(np.ascontiguousarray(crops[:, :, ::-1]))
+    model.tta = True
+    both = model.predict_crops(crops)
+    assert np.allclose(both, 0.5 * (plain + mirror), atol=1e-6) and not np.allclose(plain, mirror)
+    assert np.allclose(model.predict_crops(np.ascontiguousarray(crops[:, :, ::-1])), both, atol=1e-6)  # mirror-invariant
+    ck = tmp_path / "q.pt"
+    QualityModel(QAConfig(input_size=16, crop_size=16), device="cpu").save(ck)
+    assert make_estimator("wild", str(ck), tta=True).model.tta and not make_estimator("wild", str(ck)).model.tta
+    assert not LearnedQuality(weights=ck).model.tta

@@ -133,3 +133,16 @@ def test_scribbles_selects_sets_and_names_the_run(tiny_davis, tmp_path):
     with pytest.raises(RunError, match="has no scribble set 2"):
         run(RunConfig(strategy="linspace", dataset=str(tiny_davis), rounds=2, out=str(tmp_path / "x"), scribbles=[2]))
     assert not (tmp_path / "x").exists()  # nothing written on a bad option
+
+
+def test_resume_of_a_run_written_before_quality_tta_existed(tiny_davis, tmp_path):
+    cfg = RunConfig(strategy="linspace", dataset=str(tiny_davis), rounds=2, out=str(tmp_path), name="old")
+    path, first = run(cfg)
+    config = json.loads((path / "config.json").read_text())
+    assert config["quality_tta"] is False
+    del config["quality_tta"]
+    (path / "config.json").write_text(json.dumps(config))
+    _, again = run(RunConfig(**{**cfg.__dict__, "resume": True}))
+    assert again["metrics"]["round_auc"] == first["metrics"]["round_auc"]
+    with pytest.raises(StoreError, match="quality_tta"):
+        run(RunConfig(**{**cfg.__dict__, "resume": True, "quality_tta": True}))

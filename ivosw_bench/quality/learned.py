@@ -28,8 +28,11 @@ class LearnedQuality(QualityEstimator):
     uses_ground_truth = False
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto", batch_size: int = 64,
-                 model: QualityModel | None = None, precision: str = "auto", reuse: bool = True):
-        """``weights``: a local checkpoint path (default: the shipped ``weights/quality-classic.pt``)."""
+                 model: QualityModel | None = None, precision: str = "auto", reuse: bool = True,
+                 tta: bool = False):
+        """``weights``: a local checkpoint path (default: the shipped ``weights/quality-classic.pt``);
+        ``tta``: every crop's estimate is the mean over the crop and its mirror image (twice the
+        network's work)."""
         self.batch_size = batch_size
         self.reuse = reuse
         self._memo: dict[bytes, np.ndarray] = {}
@@ -39,6 +42,7 @@ class LearnedQuality(QualityEstimator):
         else:
             path = Path(weights) if weights is not None else default_weights()
             self.model = QualityModel.load(path, device=device, precision=precision)  # WeightsError naming the file
+        self.model.tta = bool(tta)
         self.last_objects: np.ndarray | None = None
 
     def reset(self, sequence, frames, n_objects, gt=None):

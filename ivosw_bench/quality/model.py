@@ -308,6 +308,7 @@ class QualityModel:
         self.cfg = cfg or QAConfig()
         self.device = pick_device(device)
         self.precision = resolve_precision(precision, self.device)
+        self.tta = False  # predict_crops: mean over each crop and its mirror image
         self.net = (net or build_net(self.cfg.depth, self.cfg.geometry)).to(self.device)
         if self.device.type == "cpu":  # the crops arrive channels-last (NHWC): oneDNN's fast layout, ~10% faster
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -356,7 +357,11 @@ class QualityModel:
         when ``cfg.geometry``)."""
         if self.cfg.geometry and geometry is None:
             raise QualityError("this quality network needs the crops' geometry (box size / image diagonal)")
-        return predict(self.net, crops, self.cfg, self.device, geometry, batch_size, self.precision)
+        out = predict(self.net, crops, self.cfg, self.device, geometry, batch_size, self.precision)
+        if self.tta:  # the mirror image: the gradients' sign follows in to_input
+            mirror = np.ascontiguousarray(np.asarray(crops)[:, :, ::-1])
+            out = 0.5 * (out + predict(self.net, mirror, self.cfg, self.device, geometry, batch_size, self.precision))
+        return out
 
     def predict_video(self, frames: np.ndarray, probs: np.ndarray | None = None,
                       labels: np.ndarray | None = None, n_objects: int | None = None,

@@ -29,12 +29,13 @@ class OracleQuality(QualityEstimator):
         return last[1:] if last is not None and last[0] is prediction.labels else None
 
 
-def make_estimator(setting: str, weights: str | None = None) -> QualityEstimator:
-    """oracle: GT J&F; wild: the learned QA network (``weights`` or the shipped checkpoint)."""
+def make_estimator(setting: str, weights: str | None = None, tta: bool = False) -> QualityEstimator:
+    """oracle: GT J&F; wild: the learned QA network (``weights`` or the shipped checkpoint; ``tta``:
+    averaged over each crop and its mirror image)."""
     if setting == "oracle":
         return OracleQuality()
     if setting == "wild":
         from .learned import LearnedQuality
 
-        return LearnedQuality(weights=weights)
+        return LearnedQuality(weights=weights, tta=tta)
     raise QualityError(f"unknown setting '{setting}' (known: oracle, wild)")

@@ -43,7 +43,7 @@ METRICS = ("round_auc", "time_auc", "jf_at_60s", "final_jf")
 #: config.json keys that are not part of what a run *is* (where and when it was made)
 _NOT_CONFIG = ("run_id", "git_commit", "versions", "n_samples", "created", "started", "host")
 #: config keys that tell two strategies of the same name apart (not seed, not sample selection)
-_ENTRY_KEYS = ("strategy", "strategy_options", "backend_options", "quality_weights", "robot_seed")
+_ENTRY_KEYS = ("strategy", "strategy_options", "backend_options", "quality_weights", "quality_tta", "robot_seed")
 
 Key = tuple[str, int]
 
@@ -158,7 +158,9 @@ def _fingerprint(run: dict) -> str:
 
 def _entry_key(run: dict) -> str:
     config = run.get("config") or {}
-    return json.dumps({k: config.get(k) for k in _ENTRY_KEYS} | {"strategy": run["strategy"]},
+    entry = {k: config.get(k) for k in _ENTRY_KEYS} | {"strategy": run["strategy"]}
+    entry["quality_tta"] = bool(entry["quality_tta"])  # runs written before the option had none
+    return json.dumps(entry,
                       sort_keys=True, default=str)
 
 

@@ -49,7 +49,9 @@ REPORT_COLUMNS = [c for c, _ in SCHEMA["report.csv"]]
 QUALITY_COLUMNS = [c for c, _ in SCHEMA["quality.csv"]]
 #: config keys that must match for --resume to continue a run
 RESUME_KEYS = ("strategy", "backend", "dataset_root", "sequences", "scribbles", "setting", "rounds", "seed",
-               "strategy_options", "backend_options", "quality_weights")
+               "strategy_options", "backend_options", "quality_weights", "quality_tta")
+#: the value of a resume key in a config.json written before the key existed
+RESUME_DEFAULTS = {"quality_tta": False}
 #: keys that make a config.json one of ours (``--overwrite`` only removes such folders)
 RUN_MARKER_KEYS = ("run_id", "strategy", "backend", "rounds", "setting")
 
@@ -186,7 +188,7 @@ class RunStore:
             raise StoreError(f"{cfg_file}: not the config of an ivosw-bench run")
         if expect is not None:
             for key in RESUME_KEYS:
-                if config.get(key) != expect.get(key):
+                if config.get(key, RESUME_DEFAULTS.get(key)) != expect.get(key, RESUME_DEFAULTS.get(key)):
                     raise StoreError(f"cannot resume {path}: its {key} is {config.get(key)!r}, "
                                      f"this command asks for {expect.get(key)!r}")
         store = cls(path, config)
