@@ -210,6 +210,7 @@ def prepare(cfg: RunConfig, log: Callable[[str], None] | None = None, check_part
         _build_strategy(cfg).close()
     config = run_config(cfg, dataset, sequences, len(samples), run_id)
     config["backend_notes"] = backend_class(cfg.backend).notes()  # e.g. random weights
+    config["strategy_provenance"] = strategy_class(cfg.strategy).provenance(cfg.strategy_options, cfg.setting)
     store = RunStore.create(Path(cfg.out) / run_id, config, resume=cfg.resume, overwrite=cfg.overwrite, log=log)
     return RunPlan(cfg, dataset, sequences, samples, store, estimator)
 

@@ -359,3 +359,15 @@ def test_single_strategy_has_no_paired_columns(tmp_path):
     paths = write_board(board, tmp_path / "out")
     md = paths["md"].read_text()
     assert "| Round-AUC [95% CI] | Time-AUC" in md and "| Δ vs" not in md
+
+
+def test_agent_runs_with_different_weights_files_are_different_entries(tmp_path):
+    # two seeds of 'agent' whose default weights resolved to different files must not be averaged
+    make_run(tmp_path, "agent", RANDOM[0], seed=0, extra_config={"strategy_provenance": {"agent_weights_sha256": "a"}})
+    make_run(tmp_path, "agent", RANDOM[1], seed=1, extra_config={"strategy_provenance": {"agent_weights_sha256": "b"}})
+    # a run written before the key existed and one with nothing to record are the same entry
+    make_run(tmp_path, "random", RANDOM[0], seed=0)
+    make_run(tmp_path, "random", RANDOM[1], seed=1, extra_config={"strategy_provenance": {}, "quality_tta": False})
+    entries = board_of([tmp_path]).groups[0].entries
+    assert sorted(len(e.seeds) for e in entries if e.strategy == "agent") == [1, 1]
+    assert [len(e.seeds) for e in entries if e.strategy == "random"] == [2]

@@ -146,3 +146,18 @@ def test_resume_of_a_run_written_before_quality_tta_existed(tiny_davis, tmp_path
     assert again["metrics"]["round_auc"] == first["metrics"]["round_auc"]
     with pytest.raises(StoreError, match="quality_tta"):
         run(RunConfig(**{**cfg.__dict__, "resume": True, "quality_tta": True}))
+
+
+def test_config_records_the_agent_weights_a_default_resolved_to(tiny_davis, tmp_path):
+    import hashlib
+
+    from ivosw_bench.agent.strategy import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped agent weights")
+    path, _ = run(RunConfig(strategy="agent", dataset=str(tiny_davis), rounds=2, out=str(tmp_path)))
+    prov = json.loads((path / "config.json").read_text())["strategy_provenance"]
+    assert prov["agent_weights"] == str(DEFAULT_WEIGHTS.resolve())
+    assert prov["agent_weights_sha256"] == hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
+    path, _ = run(RunConfig(strategy="linspace", dataset=str(tiny_davis), rounds=2, out=str(tmp_path)))
+    assert json.loads((path / "config.json").read_text())["strategy_provenance"] == {}

@@ -49,11 +49,22 @@ class AgentStrategy(Strategy):
     def __init__(self, seed: int = 0, rounds: int = 8, agent_weights: str | Path | None = None,
                  allow_repeats: bool | None = None, setting: str = "oracle") -> None:
         super().__init__(seed, rounds)
-        default = DEFAULT_WILD_WEIGHTS if setting == "wild" and DEFAULT_WILD_WEIGHTS.is_file() else DEFAULT_WEIGHTS
-        self.weights_path = Path(agent_weights) if agent_weights else default
+        self.weights_path = weights_for(agent_weights, setting)
         self.allow_repeats = allow_repeats
         self.folds = _read_manifest(self.weights_path, seed) if self.weights_path.suffix == ".json" else None
         self._use(self.folds[0][1] if self.folds else self.weights_path)
+
+    @classmethod
+    def provenance(cls, options: dict, setting: str) -> dict:
+        """The weights file the run uses (a default resolved) and its SHA-256."""
+        import hashlib
+
+        path = weights_for(options.get("agent_weights"), setting)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        return {"agent_weights": str(path.resolve()), "agent_weights_sha256": digest}
 
     def _use(self, path: Path) -> None:
         net, blob = load_agent(path)
@@ -87,6 +98,14 @@ class AgentStrategy(Strategy):
         q = self.q_values(state).astype(np.float64)
         q[~allowed_actions(state.history, self.action_space)] = -np.inf
         return int(np.argmax(q))
+
+
+def weights_for(agent_weights, setting: str) -> Path:
+    """The weights file of the agent strategy: the given one, else the setting's default (the wild
+    one when shipped, else the oracle one)."""
+    if agent_weights:
+        return Path(agent_weights)
+    return DEFAULT_WILD_WEIGHTS if setting == "wild" and DEFAULT_WILD_WEIGHTS.is_file() else DEFAULT_WEIGHTS
 
 
 def _read_manifest(path: Path, seed: int) -> list[tuple[set, Path]]:

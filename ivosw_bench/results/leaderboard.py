@@ -43,7 +43,8 @@ METRICS = ("round_auc", "time_auc", "jf_at_60s", "final_jf")
 #: config.json keys that are not part of what a run *is* (where and when it was made)
 _NOT_CONFIG = ("run_id", "git_commit", "versions", "n_samples", "created", "started", "host")
 #: config keys that tell two strategies of the same name apart (not seed, not sample selection)
-_ENTRY_KEYS = ("strategy", "strategy_options", "backend_options", "quality_weights", "quality_tta", "robot_seed")
+_ENTRY_KEYS = ("strategy", "strategy_options", "backend_options", "quality_weights", "quality_tta",
+               "strategy_provenance", "robot_seed")
 
 Key = tuple[str, int]
 
@@ -159,7 +160,8 @@ def _fingerprint(run: dict) -> str:
 def _entry_key(run: dict) -> str:
     config = run.get("config") or {}
     entry = {k: config.get(k) for k in _ENTRY_KEYS} | {"strategy": run["strategy"]}
-    entry["quality_tta"] = bool(entry["quality_tta"])  # runs written before the option had none
+    entry["quality_tta"] = bool(entry["quality_tta"])  # runs written before these keys had none
+    entry["strategy_provenance"] = entry["strategy_provenance"] or {}  # e.g. the agent's weights digest
     return json.dumps(entry,
                       sort_keys=True, default=str)
 

@@ -94,3 +94,9 @@ class Strategy:
 
     def close(self) -> None:
         """Release resources (a UI, a server). Default: nothing."""
+
+    @classmethod
+    def provenance(cls, options: dict, setting: str) -> dict:
+        """What a run's config.json should record beyond the options to reproduce this strategy (e.g.
+        the weights file a default resolved to, and its digest). Default: nothing."""
+        return {}
